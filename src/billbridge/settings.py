@@ -1,0 +1,70 @@
+"""Configuration from the environment (prefix ``BILLBRIDGE_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from billbridge.errors import ConfigurationError
+
+SANDBOX_GATEWAY = "https://gateway.stage.bill.com"
+PRODUCTION_GATEWAY = "https://gateway.prod.bill.com"
+
+
+class Settings(BaseSettings):
+    """Everything billbridge reads from its environment. Build it with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BILLBRIDGE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(default=Path(".billbridge"), description="Where SQLite and the key file live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in DATA_DIR if unset.")
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Keyring 'id:base64key[,id:base64key...]' (first encrypts); a key file in DATA_DIR if unset.",
+    )
+    secret_key: SecretStr | None = Field(default=None, description="Preset API secret key (Bearer).")
+    public_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:3003"), description="Where users reach us.")
+    bill_sandbox_url: AnyHttpUrl = Field(default=AnyHttpUrl(SANDBOX_GATEWAY), description="Sandbox gateway root.")
+    bill_production_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(PRODUCTION_GATEWAY), description="Production gateway root."
+    )
+    webhook_url: AnyHttpUrl | None = Field(default=None, description="Where auth webhooks are sent.")
+    webhook_signing_key: SecretStr | None = Field(
+        default=None, description="HMAC key for webhooks; the API secret key if unset."
+    )
+    connect_frame_ancestors: str = Field(
+        default="*", description="CSP frame-ancestors for the Connect UI (space-separated origins)."
+    )
+    connect_mfa_required: bool = Field(default=False, description="Ask for an MFA-trusted session on link.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'billbridge.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; a bad value raises ConfigurationError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"BILLBRIDGE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"Invalid configuration: {problems}") from None
