@@ -1,0 +1,56 @@
+"""Persistence: database, schema migrations, the keyring, and one repository per aggregate."""
+
+from __future__ import annotations
+
+from billbridge.store.api_keys import ApiKeyRepository
+from billbridge.store.connect_sessions import ConnectSessionRepository
+from billbridge.store.connections import ConnectionRepository
+from billbridge.store.crypto import Key, Keyring, generate_key, parse_keys
+from billbridge.store.db import Database, create_database, create_engine
+from billbridge.store.domain import (
+    UNSET,
+    BillCredentials,
+    Clock,
+    Connection,
+    ConnectionStatus,
+    ConnectSession,
+    EnvironmentName,
+    Operation,
+    RotationResult,
+    SessionState,
+    Unset,
+    utc_now,
+)
+from billbridge.store.locking import LoginHandle
+from billbridge.store.operations import OperationRepository
+from billbridge.store.rotate import rotate_keys
+from billbridge.store.schema import migrate
+
+__all__ = [
+    "UNSET",
+    "ApiKeyRepository",
+    "BillCredentials",
+    "Clock",
+    "ConnectSession",
+    "ConnectSessionRepository",
+    "Connection",
+    "ConnectionRepository",
+    "ConnectionStatus",
+    "Database",
+    "EnvironmentName",
+    "Key",
+    "Keyring",
+    "LoginHandle",
+    "Operation",
+    "OperationRepository",
+    "RotationResult",
+    "SessionState",
+    "Unset",
+    "create_database",
+    "create_engine",
+    "generate_key",
+    "migrate",
+    "parse_keys",
+    "rotate_keys",
+    "utc_now",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the billbridge schema (run by ``billbridge.store.schema.migrate``)."""

@@ -1,0 +1,133 @@
+"""SQLAlchemy tables. Columns ending in ``_enc`` hold keyring tokens, never plaintext."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from billbridge.store.sqltypes import JSONType, UTCDateTime
+
+# Deterministic constraint names, so later migrations can refer to them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL; SQLite needs exactly INTEGER for an auto-incrementing rowid key.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+class ApiKeyRow(Base):
+    """API keys by kind ("secret"): the SHA-256 hash, and optionally a keyring token for signing."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ConnectSessionRow(Base):
+    __tablename__ = "connect_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    end_user: Mapped[dict[str, Any] | None]
+    organization: Mapped[dict[str, Any] | None]
+    allowed_integrations: Mapped[list[str] | None] = mapped_column(JSONType)
+    integrations_config_defaults: Mapped[dict[str, Any]]
+    tags: Mapped[dict[str, Any]]
+    webhook_url_override: Mapped[str | None] = mapped_column(Text)
+    reconnect_connection_id: Mapped[str | None] = mapped_column(String(255))
+    reconnect_provider_config_key: Mapped[str | None] = mapped_column(String(255))
+    mfa_required: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ConnectionRow(Base):
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider_config_key"),
+        Index(None, "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(String(255))
+    provider_config_key: Mapped[str] = mapped_column(String(255), index=True)
+    environment: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    end_user: Mapped[dict[str, Any] | None]
+    # Copies of end_user fields for the list filters; search_text is casefolded for `search`.
+    end_user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    end_user_organization_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    search_text: Mapped[str] = mapped_column(Text)
+    tags: Mapped[dict[str, Any]]
+    # "metadata" is reserved on declarative classes; the column keeps the contract's name.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType)
+    connection_config: Mapped[dict[str, Any]]
+    webhook_url_override: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(255))
+    organization_id: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str | None] = mapped_column(String(255))
+    password_enc: Mapped[str] = mapped_column(Text)
+    dev_key_enc: Mapped[str] = mapped_column(Text)
+    api_token_enc: Mapped[str | None] = mapped_column(Text)
+    remember_me_id_enc: Mapped[str | None] = mapped_column(Text)
+    session_id_enc: Mapped[str | None] = mapped_column(Text)
+    session_user_id: Mapped[str | None] = mapped_column(String(64))
+    session_trusted: Mapped[bool] = mapped_column(Boolean)
+    session_started_at: Mapped[datetime | None]
+    session_last_used_at: Mapped[datetime | None]
+    session_generation: Mapped[int] = mapped_column(BigInteger)
+    session_raw: Mapped[dict[str, Any]]
+    login_failures: Mapped[int] = mapped_column(Integer)
+    cooldown_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_fetched_at: Mapped[datetime | None]
+
+
+class OperationRow(Base):
+    __tablename__ = "operations"
+    __table_args__ = (Index(None, "connection_id", "provider_config_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(64))
+    connection_id: Mapped[str | None] = mapped_column(String(255))
+    provider_config_key: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (for dialect-specific INSERT ... ON CONFLICT)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# Secret columns and the field name each one binds into its associated data.
+SECRET_COLUMNS: dict[str, str] = {
+    "password_enc": "password",
+    "dev_key_enc": "dev_key",
+    "api_token_enc": "api_token",
+    "remember_me_id_enc": "remember_me_id",
+    "session_id_enc": "session_id",
+}
