@@ -1,0 +1,171 @@
+"""AiohttpTransport (the proxy's hot path) against a simulator served by uvicorn on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from billbridge.bill import AiohttpTransport, BillClient, Filter, SessionAuth, environment
+from billbridge.bill.transport import NOT_SENT, TIMED_OUT
+from billbridge.errors import BillTransportError, InvalidCredentialsError
+from billbridge.simulator import SimConfig, create_app
+
+from .conftest import FAST_RETRIES, Demo, Sleeps, demo_of
+
+
+@pytest.fixture(scope="module")
+def live_sim() -> Iterator[str]:
+    """A simulator served by uvicorn in a background thread; yields its gateway root."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(SimConfig(records=30, organizations=1))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+@pytest.fixture
+async def control(live_sim: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The live simulator's control surface, reset before each test."""
+    async with httpx.AsyncClient(base_url=live_sim) as http:
+        (await http.post("/_sim/reset")).raise_for_status()
+        yield http
+
+
+@pytest.fixture
+async def live_demo(control: httpx.AsyncClient) -> Demo:
+    return demo_of((await control.get("/_sim/world")).json())
+
+
+@pytest.fixture
+async def live_client(live_sim: str) -> AsyncIterator[BillClient]:
+    client = BillClient(environment("sandbox", live_sim), retry_policy=FAST_RETRIES)
+    assert isinstance(client.transport, AiohttpTransport)  # the default
+    yield client
+    await client.aclose()
+
+
+async def sign_in(client: BillClient, demo: Demo) -> SessionAuth:
+    result = await client.login(
+        username=demo.username,
+        password=demo.password,
+        organization_id=demo.organization_id,
+        dev_key=demo.dev_key,
+    )
+    return result.auth(demo.dev_key)
+
+
+async def test_login_list_and_errors_over_aiohttp(live_client: BillClient, live_demo: Demo) -> None:
+    auth = await sign_in(live_client, live_demo)
+    vendors = [v async for v in live_client.iterate("vendors", auth=auth, max=7)]
+    assert len(vendors) == 30
+    assert len({v["id"] for v in vendors}) == 30
+    with pytest.raises(InvalidCredentialsError):
+        await live_client.login(
+            username=live_demo.username,
+            password="wrong",
+            organization_id=live_demo.organization_id,
+            dev_key=live_demo.dev_key,
+        )
+
+
+async def test_quoted_filters_survive_the_wire(
+    live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    name = "Acme, Inc.: East & West/100%"
+    added = await control.post(
+        "/_sim/objects",
+        json={
+            "action": "add",
+            "family": "vendors",
+            "organization_id": live_demo.organization_id,
+            "fields": {"name": name},
+        },
+    )
+    added.raise_for_status()
+    auth = await sign_in(live_client, live_demo)
+    found = [v async for v in live_client.iterate("vendors", auth=auth, filters=[Filter("name", "eq", name)])]
+    assert [v["name"] for v in found] == [name]
+
+
+async def test_raw_send_keeps_status_headers_and_body(live_client: BillClient, live_demo: Demo) -> None:
+    auth = await sign_in(live_client, live_demo)
+    raw = await live_client.send("GET", "/v3/vendors/00900000000000000000", auth=auth)
+    assert raw.status == 404
+    assert raw.header("Content-Type") == "application/json"
+    assert raw.body.startswith(b'[{"timestamp"')
+    error = live_client.parse_error(raw)
+    assert error is not None
+    assert error.code == "BDC_1120"
+    ok = await live_client.send("GET", "/v3/vendors", auth=auth, params=[("max", "2")])
+    assert ok.status == 200
+    assert ok.body.startswith(b'{"results":[')
+
+
+async def test_ten_concurrent_calls_keep_three_in_flight(
+    live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    auth = await sign_in(live_client, live_demo)
+    await control.post("/_sim/faults", json={"latency_ms": 100})
+    await asyncio.gather(*(live_client.session_info(auth) for _ in range(10)))
+    stats: dict[str, Any] = (await control.get("/_sim/stats")).json()
+    assert 1 <= stats["peak_in_flight"] <= 3
+    assert "BDC_1322" not in stats["errors"]
+
+
+async def test_timeouts_over_aiohttp(
+    live_sim: str, live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    auth = await sign_in(live_client, live_demo)
+    client = BillClient(
+        environment("sandbox", live_sim), timeout=0.3, max_retries=1, retry_policy=FAST_RETRIES
+    )
+    try:
+        await control.post("/_sim/faults", json={"timeout_rate": 1.0, "timeout_seconds": 1})
+        with pytest.raises(BillTransportError) as caught:
+            await client.session_info(auth)
+        assert caught.value.code == TIMED_OUT
+    finally:
+        await client.aclose()
+
+
+async def test_refused_connections_are_not_sent_and_retried() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    sleeps = Sleeps()
+    client = BillClient(
+        environment("sandbox", f"http://127.0.0.1:{closed_port}"), max_retries=2, sleep=sleeps
+    )
+    try:
+        with pytest.raises(BillTransportError) as caught:
+            await client.login(username="u@x.com", password="p", organization_id="008x", dev_key="k")
+        assert caught.value.code == NOT_SENT
+        assert caught.value.request == "POST /v3/login"
+        assert len(sleeps.delays) == 2
+    finally:
+        await client.aclose()
