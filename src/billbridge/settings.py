@@ -17,19 +17,21 @@ PRODUCTION_GATEWAY = "https://gateway.prod.bill.com"
 class Settings(BaseSettings):
     """Everything billbridge reads from its environment. Build it with :func:`get_settings`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="BILLBRIDGE_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="BILLBRIDGE_", env_file=".env", extra="ignore", frozen=True)
 
     data_dir: Path = Field(default=Path(".billbridge"), description="Where SQLite and the key file live.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in DATA_DIR if unset.")
     encryption_key: SecretStr | None = Field(
         default=None,
-        description="Keyring 'id:base64key[,id:base64key...]' (first encrypts); a key file in DATA_DIR if unset.",
+        description="Keyring 'id:base64key,...' (first encrypts); a key file in DATA_DIR if unset.",
     )
     secret_key: SecretStr | None = Field(default=None, description="Preset API secret key (Bearer).")
-    public_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:3003"), description="Where users reach us.")
-    bill_sandbox_url: AnyHttpUrl = Field(default=AnyHttpUrl(SANDBOX_GATEWAY), description="Sandbox gateway root.")
+    public_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:3003"), description="Where users reach us."
+    )
+    bill_sandbox_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(SANDBOX_GATEWAY), description="Sandbox gateway root."
+    )
     bill_production_url: AnyHttpUrl = Field(
         default=AnyHttpUrl(PRODUCTION_GATEWAY), description="Production gateway root."
     )
