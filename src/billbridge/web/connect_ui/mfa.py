@@ -1,0 +1,170 @@
+"""BILL's MFA challenge for the connection a connect session has just linked.
+
+The page calls these after ``POST /auth/bill/...`` succeeded and the session or the deployment
+asks for an MFA-trusted BILL session (payments need one). The connect session token
+authenticates the call; only a connection this session linked may be challenged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from billbridge.errors import BadRequestError, MfaError, SessionExpiredError
+from billbridge.store import Connection
+from billbridge.web.api.auth import MAX_LINK_ATTEMPTS
+from billbridge.web.connect_ui.ownership import linked_connection
+from billbridge.web.deps import ConnectContext, ConnectTokenDep, ServicesDep
+from billbridge.web.errors import ApiError, issue
+from billbridge.web.services import Services
+
+router = APIRouter(prefix="/connect/mfa")
+
+# Every challenge sends a text message and every check is a guess; both count against the token,
+# on top of the sign-in attempts the link itself may use.
+MAX_ATTEMPTS = MAX_LINK_ATTEMPTS + 10
+_MACHINE_NAME = "billbridge"
+
+
+class MfaTarget(BaseModel):
+    """The connection the page has just linked (the linking endpoint's answer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connectionId: str = Field(min_length=1, max_length=255)
+    providerConfigKey: str = Field(min_length=1, max_length=255)
+
+
+class MfaCheck(MfaTarget):
+    """A code typed by the user for a challenge."""
+
+    challengeId: str = Field(min_length=1, max_length=255)
+    code: str = Field(max_length=32)
+    rememberDevice: bool = True
+
+
+async def _target(services: Services, caller: ConnectContext, body: MfaTarget) -> Connection:
+    """Count the attempt, then find the connection the caller's session has just linked."""
+    if await services.connect_sessions.register_attempt(caller.token) > MAX_ATTEMPTS:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            "This link has been used for too many attempts; go back to the app and start linking again.",
+        )
+    return await linked_connection(services, caller.session, body.connectionId, body.providerConfigKey)
+
+
+def device_name(connection: Connection) -> str:
+    """The device nickname BILL remembers: one per connection, so each link can be revoked alone."""
+    return "billbridge-" + re.sub(r"[^A-Za-z0-9-]", "", connection.connection_id)[:36]
+
+
+@router.post("/challenge")
+async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: ServicesDep) -> dict[str, str]:
+    """Ask BILL to text a code to the user's phone.
+
+    Returns:
+        ``{"challengeId": ...}`` to send back with the code.
+    """
+    conn = await _target(services, caller, body)
+    client = services.clients.for_integration(conn.provider_config_key)
+    try:
+        challenge_id = await services.keeper.call(conn, client.mfa_challenge)
+    except BadRequestError as exc:
+        # Typically no phone is registered for two-step verification on this BILL user.
+        raise ApiError(
+            400,
+            "mfa_unavailable",
+            f"BILL could not send a code ({exc.message}). Set up two-step verification with a phone "
+            "in BILL, then choose “Send a new code”.",
+        ) from None
+    return {"challengeId": challenge_id}
+
+
+@router.post("/validate")
+async def validate(body: MfaCheck, caller: ConnectTokenDep, services: ServicesDep) -> dict[str, bool]:
+    """Check the code; the BILL session becomes trusted, and with ``rememberDevice`` later logins too.
+
+    Returns:
+        ``{"trusted": true, "remembered": bool}``.
+    """
+    code = re.sub(r"\s+", "", body.code)
+    if not re.fullmatch(r"\d{4,8}", code):
+        raise ApiError(
+            400, "invalid_body", errors=[issue(["code"], "Enter the digits of the code BILL sent.")]
+        )
+    conn = await _target(services, caller, body)
+    client = services.clients.for_integration(conn.provider_config_key)
+    device = device_name(conn)
+    live = await services.keeper.live_session(conn)
+    try:
+        remember_me_id = await client.mfa_challenge_validate(
+            live.auth,
+            challenge_id=body.challengeId,
+            token=code,
+            remember_me=body.rememberDevice,
+            device=device if body.rememberDevice else None,
+            machine_name=_MACHINE_NAME if body.rememberDevice else None,
+        )
+    except SessionExpiredError:
+        await services.keeper.invalidate(conn, live.generation)
+        raise _code_problem(
+            "The BILL sign-in timed out before the code was checked. Choose “Send a new code”."
+        ) from None
+    except MfaError as exc:
+        raise _mfa_refusal(exc) from None
+    except BadRequestError:
+        # BILL no longer knows the challenge (replaced by a newer one, or already used).
+        raise _code_problem(
+            "This code is no longer valid. Choose “Send a new code”.", "unknown_challenge"
+        ) from None
+    await _remember(services, conn, live.auth.session_id, remember_me_id, device)
+    return {"trusted": True, "remembered": remember_me_id is not None}
+
+
+async def _remember(
+    services: Services, conn: Connection, session_id: SecretStr, remember_me_id: str | None, device: str
+) -> None:
+    """Keep what BILL granted: the device for later logins, and the trusted flag of this session."""
+    if remember_me_id:
+        fresh = await services.connections.get(conn.connection_id, conn.provider_config_key) or conn
+        credentials = dataclasses.replace(
+            fresh.credentials, remember_me_id=SecretStr(remember_me_id), device=device
+        )
+        await services.connections.update_credentials(conn.pk, credentials)
+    async with services.connections.login_lock(conn.pk) as handle:
+        state = handle.connection.session
+        # Only the session BILL just trusted is marked; a newer login will carry its own flag.
+        if (
+            state.session_id is not None
+            and state.session_id.get_secret_value() == session_id.get_secret_value()
+        ):
+            await handle.save_session(
+                dataclasses.replace(state, trusted=True, raw={**state.raw, "trusted": True})
+            )
+    services.keeper.forget(conn.pk)
+
+
+def _code_problem(message: str, code: str = "invalid_code") -> ApiError:
+    return ApiError(400, code, message, errors=[issue(["code"], message, code)])
+
+
+def _mfa_refusal(exc: MfaError) -> ApiError:
+    # BILL's MFA codes are only documented by the community: 1356 expired, 1358 too many tries;
+    # anything else is treated as a code that did not match.
+    if exc.code == "BDC_1358":
+        return ApiError(
+            400, exc.code, "Too many wrong codes. Wait a minute, then choose “Send a new code” and try again."
+        )
+    if exc.code == "BDC_1356":
+        return _code_problem(
+            "This code has expired. Choose “Send a new code” and enter the new one.", exc.code
+        )
+    return _code_problem(
+        "BILL did not accept this code. Check the digits, or choose “Send a new code” if it is "
+        "more than a few minutes old.",
+        exc.code,
+    )
