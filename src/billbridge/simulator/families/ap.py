@@ -1,0 +1,252 @@
+"""Accounts-payable families: vendors, bills, vendor credits, recurring bills."""
+
+from __future__ import annotations
+
+from billbridge.simulator.errors import SimError
+from billbridge.simulator.families.base import (
+    EQ_NE,
+    RANGE,
+    SET,
+    Draw,
+    FamilySpec,
+    GenContext,
+    Record,
+    Resolver,
+    address,
+    amount,
+    common_filters,
+    common_sorts,
+    company_name,
+    rule,
+)
+
+CURRENCIES = ("USD", "USD", "USD", "CAD", "EUR")
+BILL_STATUSES = ("UNPAID", "SCHEDULED", "IN_PROCESS", "PARTIALLY_PAID", "PAID")
+ACCOUNT_TYPES = ("BUSINESS", "PERSON", "NONE")
+
+
+def vendor_ref(ctx: GenContext, family: str, serial: int) -> tuple[str, str]:
+    """(vendorId, vendorName) of the vendor a record of ``family`` points at."""
+    target = ctx.pick(family, serial, ctx.records)
+    return ctx.id("009", target), company_name(ctx, "vendors", target)
+
+
+def _vendor(ctx: GenContext, serial: int) -> Record:
+    rng = ctx.rng("vendors", serial)
+    created, updated = ctx.stamps(rng, serial)
+    name = company_name(ctx, "vendors", serial)
+    slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
+    return {
+        "id": ctx.id("009", serial),
+        "archived": rng.random() < 0.05,
+        "name": name,
+        "shortName": name.split()[0],
+        "accountType": ACCOUNT_TYPES[rng.randrange(3)],
+        "email": f"ap@{slug}.example.com",
+        "phone": f"555{rng.randrange(1_000_000, 9_999_999)}",
+        "address": address(rng),
+        "billCurrency": rng.choice(CURRENCIES),
+        "paymentInformation": {"payeeName": name, "payByType": rng.choice(("CHECK", "ACH", "VIRTUAL_CARD"))},
+        "additionalInfo": {"taxId": f"{rng.randrange(10, 99)}-{rng.randrange(1_000_000, 9_999_999)}"},
+        "autoPay": {"enabled": False},
+        "networkStatus": rng.choice(("NOT_CONNECTED", "CONNECTED")),
+        "createdTime": created,
+        "updatedTime": updated,
+    }
+
+
+def _line_items(ctx: GenContext, rng: Draw, prefix: str, total: float) -> list[Record]:
+    count = rng.randrange(1, 4)
+    shares = [round(total / count, 2)] * count
+    shares[-1] = round(total - sum(shares[:-1]), 2)
+    return [
+        {
+            "id": f"{prefix}{rng.randrange(10**16, 10**17)}",
+            "amount": share,
+            "description": rng.choice(("Consulting", "Supplies", "Freight", "Software", "Rent")),
+            "classifications": {
+                "chartOfAccountId": ctx.id("0ca", rng.randrange(max(ctx.records, 1))),
+                "departmentId": ctx.id("0de", rng.randrange(max(ctx.records, 1))),
+            },
+        }
+        for share in shares
+    ]
+
+
+def _bill(ctx: GenContext, serial: int) -> Record:
+    rng = ctx.rng("bills", serial)
+    created, updated = ctx.stamps(rng, serial)
+    vendor_id, vendor_name = vendor_ref(ctx, "bills", serial)
+    total = amount(rng, 20, 25_000)
+    status = rng.choice(BILL_STATUSES)
+    due = {"PAID": 0.0, "PARTIALLY_PAID": round(total / 2, 2)}.get(status, total)
+    return {
+        "id": ctx.id("00n", serial),
+        "archived": rng.random() < 0.05,
+        "vendorId": vendor_id,
+        "vendorName": vendor_name,
+        "invoice": {
+            "invoiceNumber": f"INV-{serial + 1000}",
+            "invoiceDate": ctx.date_near(rng, serial, days=3),
+        },
+        "dueDate": ctx.date_near(rng, serial, days=60),
+        "amount": total,
+        "dueAmount": due,
+        "paymentStatus": status,
+        "approvalStatus": rng.choice(("UNASSIGNED", "APPROVED", "PENDING")),
+        "payFromChartOfAccountId": ctx.id("0ca", rng.randrange(max(ctx.records, 1))),
+        "billLineItems": _line_items(ctx, rng, "bli", total),
+        "vendorCredits": [],
+        "createdTime": created,
+        "updatedTime": updated,
+    }
+
+
+def _vendor_credit(ctx: GenContext, serial: int) -> Record:
+    rng = ctx.rng("vendor-credits", serial)
+    created, updated = ctx.stamps(rng, serial)
+    vendor_id, _ = vendor_ref(ctx, "vendor-credits", serial)
+    total = amount(rng, 10, 2_000)
+    applied = rng.choice((0.0, round(total / 2, 2), total))
+    status = "NOT_APPLIED" if applied == 0 else ("FULLY_APPLIED" if applied == total else "PARTIALLY_APPLIED")
+    return {
+        "id": ctx.id("vcr", serial),
+        "archived": rng.random() < 0.05,
+        "vendorId": vendor_id,
+        "referenceNumber": f"VC-{serial + 1}",
+        "creditDate": ctx.date_near(rng, serial, days=5),
+        "amount": total,
+        "appliedAmount": applied,
+        "description": "Returned goods",
+        "vendorCreditStatus": status,
+        "vendorCreditLineItems": [{"amount": total, "description": "Credit"}],
+        "usage": [],
+        "createdTime": created,
+        "updatedTime": updated,
+    }
+
+
+def _recurring_bill(ctx: GenContext, serial: int) -> Record:
+    rng = ctx.rng("recurringbills", serial)
+    created, updated = ctx.stamps(rng, serial)
+    vendor_id, _ = vendor_ref(ctx, "recurringbills", serial)
+    total = amount(rng, 50, 5_000)
+    return {
+        "id": ctx.id("btp", serial),
+        "archived": rng.random() < 0.05,
+        "vendorId": vendor_id,
+        "description": rng.choice(("Monthly rent", "Cloud hosting", "Cleaning", "Insurance")),
+        "schedule": {
+            "period": rng.choice(("MONTHLY", "WEEKLY", "QUARTERLY")),
+            "frequency": 1,
+            "nextDueDate": ctx.date_near(rng, serial, days=30),
+            "daysInAdvance": 5,
+        },
+        "recurringBillLineItems": [{"amount": total, "description": "Recurring charge"}],
+        "processingOptions": {"autoPayment": False},
+        "createdTime": created,
+        "updatedTime": updated,
+    }
+
+
+def _bill_write(ctx: GenContext, body: Record, record: Record, resolve: Resolver) -> None:
+    if "vendorId" in body:
+        vendor = resolve("vendors", str(body["vendorId"]))
+        if vendor is None:
+            raise SimError("BDC_1129", f"Invalid vendor id: {body['vendorId']}")
+        record["vendorName"] = vendor["name"]
+    if "billLineItems" in body:
+        items = body["billLineItems"]
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise SimError("BDC_1129", "billLineItems must be a non-empty list of objects")
+        try:
+            total = round(sum(float(item.get("amount", 0)) for item in items), 2)
+        except (TypeError, ValueError):
+            raise SimError("BDC_1129", "Invalid line item amount") from None
+        stream = ctx.rng("bill-line-items", len(str(record["id"])))
+        record["billLineItems"] = [
+            {"id": item.get("id") or f"bli{stream.randrange(10**16, 10**17)}", **item} for item in items
+        ]
+        record["amount"] = record["dueAmount"] = total
+        record["paymentStatus"] = "UNPAID"
+
+
+def _autopay_on(action: str, body: Record) -> bool:
+    auto = body.get("autoPay")
+    return bool(auto.get("enabled") if isinstance(auto, dict) else auto)
+
+
+def _recurring_autopay_on(action: str, body: Record) -> bool:
+    options = body.get("processingOptions")
+    return bool(body.get("autoPayment") or (isinstance(options, dict) and options.get("autoPayment")))
+
+
+VENDORS = FamilySpec(
+    path="vendors",
+    prefix="009",
+    generate=_vendor,
+    filters=common_filters(
+        rule("name", "str", frozenset({"eq", "sw"})),
+        rule("accountType", "str", SET),
+        rule("address.country", "str", EQ_NE),
+        rule("billCurrency", "str", SET),
+        rule("email", "str", EQ_NE),
+    ),
+    sorts=common_sorts(("name", "str"), ("email", "str")),
+    required=("name",),
+    protected=_autopay_on,
+    event="vendor",
+)
+
+BILLS = FamilySpec(
+    path="bills",
+    prefix="00n",
+    generate=_bill,
+    filters=common_filters(
+        rule("vendorId", "str", frozenset({"eq", "in"})),
+        rule("dueDate", "date", RANGE),
+        rule("paymentStatus", "str", frozenset({"eq", "ne", "in"})),
+        rule("amount", "num", RANGE | EQ_NE),
+        rule("payFromChartOfAccountId", "str", frozenset({"eq", "ne", "in"})),
+        rule(
+            "classifications.chartOfAccountId",
+            "str",
+            frozenset({"eq", "ne", "in"}),
+            path="billLineItems.[].classifications.chartOfAccountId",
+        ),
+        rule(
+            "classifications.departmentId",
+            "str",
+            frozenset({"eq", "ne", "in"}),
+            path="billLineItems.[].classifications.departmentId",
+        ),
+    ),
+    sorts=common_sorts(("dueDate", "date"), ("amount", "num")),
+    required=("vendorId", "dueDate", "billLineItems"),
+    on_write=_bill_write,
+    replaceable=True,
+    event="bill",
+)
+
+VENDOR_CREDITS = FamilySpec(
+    path="vendor-credits",
+    prefix="vcr",
+    generate=_vendor_credit,
+    filters=common_filters(
+        rule("vendorId", "str", frozenset({"eq", "in"})), rule("vendorCreditStatus", "str", SET)
+    ),
+    sorts=common_sorts(("creditDate", "date"), ("amount", "num")),
+    required=("vendorId", "amount"),
+    replaceable=True,
+)
+
+RECURRING_BILLS = FamilySpec(
+    path="recurringbills",
+    prefix="btp",
+    generate=_recurring_bill,
+    filters=common_filters(rule("vendorId", "str", frozenset({"eq", "in"}))),
+    sorts=common_sorts(),
+    required=("vendorId", "schedule"),
+    replaceable=True,
+    protected=_recurring_autopay_on,
+)

@@ -1,0 +1,279 @@
+"""What an object family is: its path, ID prefix, record generator, filterable and sortable fields."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from billbridge.simulator.clock import bill_date, bill_timestamp
+from billbridge.simulator.ids import mix64, object_id, text_hash
+
+T = TypeVar("T")
+FieldType = Literal["str", "num", "bool", "datetime", "date"]
+Record = dict[str, Any]
+
+EQ_NE = frozenset({"eq", "ne"})
+SET = frozenset({"eq", "ne", "in", "nin"})
+RANGE = frozenset({"gt", "gte", "lt", "lte"})
+ALL_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "sw"})
+
+# Generated records are spread over the two years before this instant (2025-06-01T00:00:00Z),
+# so worlds do not depend on the day they are built.
+ANCHOR = 1_748_736_000
+SPAN = 2 * 365 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """A field that lists can filter or sort on.
+
+    Attributes:
+        type: How filter values are parsed and compared.
+        ops: Allowed filter operators.
+        path: Where the value sits in the record; ``"[]"`` steps into every element of a list.
+    """
+
+    type: FieldType
+    ops: frozenset[str]
+    path: tuple[str, ...]
+
+
+def rule(
+    name: str, kind: FieldType, ops: frozenset[str] = EQ_NE, *, path: str | None = None
+) -> tuple[str, FieldRule]:
+    """A ``(name, FieldRule)`` pair; the path defaults to the dotted name."""
+    return name, FieldRule(kind, ops, tuple((path or name).split(".")))
+
+
+def common_filters(*extra: tuple[str, FieldRule]) -> dict[str, FieldRule]:
+    """``id``, ``archived``, ``createdTime`` and ``updatedTime`` plus ``extra``."""
+    return dict(
+        [
+            rule("id", "str", SET),
+            rule("archived", "bool", EQ_NE),
+            rule("createdTime", "datetime", RANGE),
+            rule("updatedTime", "datetime", RANGE),
+            *extra,
+        ]
+    )
+
+
+def common_sorts(*names_and_types: tuple[str, FieldType]) -> dict[str, FieldRule]:
+    """``createdTime``, ``updatedTime``, ``archived`` plus the named extra sort fields."""
+    pairs = [("createdTime", "datetime"), ("updatedTime", "datetime"), ("archived", "bool"), *names_and_types]
+    return {name: FieldRule(kind, frozenset(), tuple(name.split("."))) for name, kind in pairs}  # type: ignore[arg-type]
+
+
+class Draw:
+    """Cheap random draws (the stdlib's ``choice``/``randrange`` cost a microsecond each)."""
+
+    __slots__ = ("random",)
+
+    def __init__(self, seed: int) -> None:
+        self.random = random.Random(seed).random
+
+    def choice(self, seq: Sequence[T]) -> T:
+        """A random element of ``seq``."""
+        return seq[int(self.random() * len(seq))]
+
+    def randrange(self, start: int, stop: int | None = None) -> int:
+        """A random integer in ``range(start, stop)`` (or ``range(start)``)."""
+        if stop is None:
+            start, stop = 0, start
+        return start + int(self.random() * (stop - start))
+
+    def uniform(self, low: float, high: float) -> float:
+        """A random float between ``low`` and ``high``."""
+        return low + (high - low) * self.random()
+
+
+@dataclass(frozen=True, slots=True)
+class GenContext:
+    """What a generator needs to build records of one organization deterministically.
+
+    ``stream``, when set, is one random stream shared by a whole batch generated in serial order
+    (seeding a generator per record would cost more than building the record).
+    """
+
+    salt: int
+    org_index: int
+    org_id: str
+    records: int
+    stream: Draw | None = None
+
+    def id(self, prefix: str, serial: int) -> str:
+        """The ID of record ``serial`` of the family with ``prefix`` in this organization."""
+        return object_id(prefix, salt=self.salt, org_index=self.org_index, serial=serial)
+
+    def rng(self, family: str, serial: int) -> Draw:
+        """The batch stream, or a random stream private to one record."""
+        if self.stream is not None:
+            return self.stream
+        return Draw(mix64(self.salt ^ text_hash(family, self.org_index) ^ (serial * 0x9E3779B1)))
+
+    def batch(self, family: str) -> GenContext:
+        """This context with a stream for generating ``family`` from serial 0 upwards."""
+        stream = Draw(mix64(self.salt ^ text_hash(family, self.org_index, "batch")))
+        return GenContext(self.salt, self.org_index, self.org_id, self.records, stream)
+
+    def pick(self, family: str, serial: int, count: int) -> int:
+        """A deterministic index in ``range(count)`` tied to ``(family, serial)`` (for references)."""
+        return mix64(self.salt ^ text_hash(family) ^ (serial << 20) ^ self.org_index) % max(count, 1)
+
+    def created(self, serial: int) -> int:
+        """Creation time of record ``serial``: increasing with the serial."""
+        return ANCHOR - SPAN + (SPAN * serial) // max(self.records, 1) + serial % 7
+
+    def stamps(self, rng: Draw, serial: int) -> tuple[str, str]:
+        """``(createdTime, updatedTime)`` of a generated record."""
+        created = self.created(serial)
+        updated = min(created + rng.randrange(0, 45 * 86_400), ANCHOR)
+        return bill_timestamp(created), bill_timestamp(max(updated, created))
+
+    def date_near(self, rng: Draw, serial: int, *, days: int) -> str:
+        """A business date within ``days`` days after the record's creation."""
+        return bill_date(self.created(serial) + rng.randrange(0, days + 1) * 86_400)
+
+
+Generator = Callable[[GenContext, int], Record]
+#: ``(family path, id) -> record or None``: lets a write check the objects it refers to.
+Resolver = Callable[[str, str], "Record | None"]
+#: ``(ctx, body, record, resolve)``: adjusts a record after a create or update merged the body.
+WriteHook = Callable[[GenContext, Record, Record, Resolver], None]
+
+
+def _never(_action: str, _body: Record) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class FamilySpec:
+    """One object family of BILL's v3 API.
+
+    Attributes:
+        path: Path under ``/v3`` (``vendors``, ``classifications/chart-of-accounts``).
+        prefix: The three-character ID prefix.
+        generate: Builds record ``serial`` of an organization.
+        filters: Filterable fields.
+        sorts: Sortable fields.
+        required: Fields a create (and a PUT) must carry.
+        writable: Create/update may set these besides the template's own fields.
+        on_write: Adjusts a record after a create or update merged the body into it.
+        creatable: False for read-only families (roles, receivable payments).
+        archivable: Whether ``/archive`` and ``/restore`` exist.
+        replaceable: Whether ``PUT /{id}`` exists.
+        protected: ``(action, body) -> bool``: the write needs an MFA-trusted session.
+        fixed_count: The family has this many records whatever ``--records`` says.
+        event: Webhook object key (``vendor``) or None.
+        max_page: Largest ``max`` a list accepts.
+        single_sort: Only one sort field is allowed (Spend & Expense lists).
+        actions: Extra ``POST /{id}/<action>`` operations: name -> (field, value) to set.
+    """
+
+    path: str
+    prefix: str
+    generate: Generator
+    filters: Mapping[str, FieldRule]
+    sorts: Mapping[str, FieldRule]
+    required: tuple[str, ...] = ()
+    writable: frozenset[str] = frozenset()
+    on_write: WriteHook | None = None
+    creatable: bool = True
+    archivable: bool = True
+    replaceable: bool = False
+    protected: Callable[[str, Record], bool] = _never
+    fixed_count: int | None = None
+    event: str | None = None
+    max_page: int = 100
+    single_sort: bool = False
+    actions: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
+
+    def count(self, records: int) -> int:
+        """How many records an organization has at the start."""
+        return self.fixed_count if self.fixed_count is not None else records
+
+
+def amount(rng: Draw, low: float, high: float) -> float:
+    """A money amount with cents."""
+    return round(rng.uniform(low, high), 2)
+
+
+def person(rng: Draw) -> tuple[str, str]:
+    """A (first, last) name."""
+    return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+
+
+FIRST_NAMES = ("Alex", "Sam", "Jamie", "Robin", "Charlie", "Dana", "Emery", "Finley", "Harper", "Kai")
+LAST_NAMES = ("Garcia", "Smith", "Chen", "Müller", "Dubois", "Silva", "Ivanova", "Haddad", "Cohen", "Ward")
+CITIES = (
+    ("San Jose", "CA", "95110", "US"),
+    ("Austin", "TX", "73301", "US"),
+    ("Boston", "MA", "02108", "US"),
+    ("Denver", "CO", "80202", "US"),
+    ("Toronto", "ON", "M5H 2N2", "CA"),
+    ("Vancouver", "BC", "V6B 1A1", "CA"),
+)
+WORDS_A = (
+    "Acme",
+    "Apex",
+    "Blue",
+    "Bright",
+    "Cobalt",
+    "Delta",
+    "Evergreen",
+    "First",
+    "Golden",
+    "Harbor",
+    "Iron",
+    "Juniper",
+    "Keystone",
+    "Lakeside",
+    "Metro",
+    "Nova",
+    "Oak",
+    "Pioneer",
+    "Quarry",
+    "River",
+)
+WORDS_B = (
+    "Supply",
+    "Labs",
+    "Partners",
+    "Foods",
+    "Logistics",
+    "Design",
+    "Systems",
+    "Works",
+    "Consulting",
+    "Office",
+    "Print",
+    "Energy",
+    "Freight",
+    "Media",
+    "Outfitters",
+    "Analytics",
+)
+SUFFIXES = ("Inc", "LLC", "Co", "Ltd", "Group")
+
+
+def company_name(ctx: GenContext, family: str, serial: int) -> str:
+    """A company name that depends only on (world, org, family, serial): references can rebuild it."""
+    h = mix64(ctx.salt ^ text_hash(family, ctx.org_index) ^ serial)
+    return (
+        f"{WORDS_A[h % len(WORDS_A)]} {WORDS_B[(h >> 8) % len(WORDS_B)]} "
+        f"{SUFFIXES[(h >> 16) % len(SUFFIXES)]} {serial + 1}"
+    )
+
+
+def address(rng: Draw) -> Record:
+    """A postal address in BILL's shape."""
+    city, state, zipcode, country = rng.choice(CITIES)
+    return {
+        "line1": f"{rng.randrange(1, 9999)} {rng.choice(WORDS_A)} St",
+        "city": city,
+        "stateOrProvince": state,
+        "zipOrPostalCode": zipcode,
+        "country": country,
+    }

@@ -1,0 +1,1 @@
+"""HTTP routes of the simulator, one module per surface."""

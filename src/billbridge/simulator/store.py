@@ -1,0 +1,172 @@
+"""Records of one (organization, family): generated lazily, kept pre-serialised, mutated by the API."""
+
+from __future__ import annotations
+
+import gc
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+from billbridge.simulator.errors import SimError
+from billbridge.simulator.families import FamilySpec, GenContext, Record
+from billbridge.simulator.families.base import Resolver
+from billbridge.simulator.query import parse_filters, parse_sort, predicate, sort_ids
+
+_SYSTEM_FIELDS = frozenset({"id", "createdTime", "updatedTime", "archived"})
+_QUERY_CACHE_SIZE = 32
+
+
+def _merge(target: Record, patch: Record) -> None:
+    for key, value in patch.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            _merge(current, value)
+        else:
+            target[key] = value
+
+
+def _check_types(template: Record, body: Record) -> None:
+    # BILL refuses a string where a number belongs (and so on); nested shapes are not checked.
+    for key, value in body.items():
+        current = template.get(key)
+        if value is None or current is None:
+            continue
+        if isinstance(current, bool) != isinstance(value, bool) or (
+            isinstance(current, str) != isinstance(value, str)
+        ):
+            raise SimError("BDC_1129", f"Invalid value for {key}")
+
+
+class FamilyStore:
+    """Every record of one family in one organization, in creation order.
+
+    Args:
+        spec: The family.
+        ctx: Generation context of the organization.
+        records: The initial records (already generated).
+        resolve: Finds records of other families of the organization (for references).
+    """
+
+    def __init__(
+        self, spec: FamilySpec, ctx: GenContext, records: list[Record], *, resolve: Resolver | None = None
+    ) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.resolve: Resolver = resolve or (lambda _family, _id: None)
+        self.records: dict[str, Record] = {}
+        self.encoded: dict[str, bytes] = {}
+        self.order: list[str] = []
+        self.version = 0
+        self.next_serial = len(records)
+        #: Sub-resources kept beside the records (vendor bank accounts), by record id.
+        self.extras: dict[str, Record] = {}
+        self.extra_serial = 0
+        self._queries: OrderedDict[tuple[str, str], tuple[int, list[str]]] = OrderedDict()
+        for record in records:
+            self._store(record)
+
+    def _store(self, record: Record) -> None:
+        record_id = record["id"]
+        if record_id not in self.records:
+            self.order.append(record_id)
+        self.records[record_id] = record
+        self.encoded[record_id] = orjson.dumps(record)
+
+    def get(self, record_id: str) -> Record:
+        """The record with ``record_id`` or BDC_1120 (404)."""
+        record = self.records.get(record_id)
+        if record is None:
+            raise SimError("BDC_1120", f"No {self.spec.path} object found with id {record_id}.")
+        return record
+
+    def query_ids(self, filters: str, sort: str) -> list[str]:
+        """IDs matching ``filters`` in ``sort`` order; cached until the family changes."""
+        key = (filters, sort)
+        cached = self._queries.get(key)
+        if cached is not None and cached[0] == self.version:
+            self._queries.move_to_end(key)
+            return cached[1]
+        conditions = parse_filters(filters, self.spec.filters) if filters else ()
+        keys = parse_sort(sort, self.spec.sorts, single=self.spec.single_sort) if sort else ()
+        records = self.records
+        ids = self.order
+        # The cyclic GC would walk every record each time these big temporary lists promote.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for condition in conditions:
+                test = predicate(condition)
+                ids = [i for i, ok in zip(ids, map(test, map(records.__getitem__, ids)), strict=True) if ok]
+            if keys:
+                ids = sort_ids(ids, records, keys)
+        finally:
+            if was_enabled:
+                gc.enable()
+        self._queries[key] = (self.version, ids)
+        if len(self._queries) > _QUERY_CACHE_SIZE:
+            self._queries.popitem(last=False)
+        return ids
+
+    def create(self, body: Record, *, now: str, validate: bool = True) -> Record:
+        """Create a record from ``body``; the family's generated template fills the rest."""
+        if validate:
+            missing = [name for name in self.spec.required if body.get(name) in (None, "", [])]
+            if missing:
+                raise SimError("BDC_1108", f"Missing required field: {missing[0]}")
+        serial = self.next_serial
+        record = self.spec.generate(self.ctx, serial)
+        self._apply(record, body, validate=validate)
+        record["id"] = self.ctx.id(self.spec.prefix, serial) if len(self.spec.prefix) == 3 else record["id"]
+        if "archived" in record:
+            record["archived"] = False
+        record["createdTime"] = record["updatedTime"] = now
+        self.next_serial += 1
+        self._store(record)
+        self.version += 1
+        return record
+
+    def update(self, record_id: str, body: Record, *, now: str, replace: bool = False) -> Record:
+        """PATCH (merge) or PUT (required fields present) ``body`` into a record."""
+        current = self.get(record_id)
+        if replace:
+            missing = [name for name in self.spec.required if body.get(name) in (None, "", [])]
+            if missing:
+                raise SimError("BDC_1108", f"Missing required field: {missing[0]}")
+        record: Record = orjson.loads(self.encoded[record_id])
+        self._apply(record, body, validate=True)
+        record["id"] = current["id"]
+        record["updatedTime"] = now
+        self._store(record)
+        self.version += 1
+        return record
+
+    def set_field(self, record_id: str, field: str, value: Any, *, now: str) -> Record:
+        """Set one field (archive, restore, cancel...); setting the current value changes nothing."""
+        current = self.get(record_id)
+        if current.get(field) == value:
+            return current
+        record = dict(current)
+        record[field] = value
+        record["updatedTime"] = now
+        self._store(record)
+        self.version += 1
+        return record
+
+    def force(self, record_id: str, changes: Record, *, now: str) -> Record:
+        """Change any fields without validation (the control surface's "behind the client's back")."""
+        record: Record = orjson.loads(self.encoded[self.get(record_id)["id"]])
+        _merge(record, changes)
+        record["id"] = record_id
+        record["updatedTime"] = changes.get("updatedTime", now)
+        self._store(record)
+        self.version += 1
+        return record
+
+    def _apply(self, record: Record, body: Record, *, validate: bool) -> None:
+        allowed = {k: v for k, v in body.items() if k not in _SYSTEM_FIELDS and (k in record or not validate)}
+        if validate:
+            _check_types(record, allowed)
+        _merge(record, allowed)
+        if self.spec.on_write is not None:
+            self.spec.on_write(self.ctx, body, record, self.resolve)
