@@ -1,0 +1,149 @@
+"""BILL's 3-in-flight limit held across processes: one PostgreSQL advisory lock per busy slot.
+
+Within a process the BILL client's ``Limits`` semaphores already hold the limit; with several API
+processes on one PostgreSQL, each proxied request also takes one of the organization's slots as a
+session-level advisory lock on a dedicated connection, so the processes together never send more
+than BILL accepts (``BDC_1322``). Locks die with their connection, so a crashed process frees its
+slots at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+import structlog
+
+from billbridge.errors import ConcurrencyLimitError
+from billbridge.store import Database
+
+log = structlog.get_logger(__name__)
+
+MAX_SLOTS = 16
+_FIRST_POLL = 0.002
+_MAX_POLL = 0.05
+
+
+def slot_base(dev_key: str, organization_id: str) -> int:
+    """The advisory lock key of slot 0 for a (developer key, organization); slot i adds i.
+
+    A signed 64-bit value from a hash, so the developer key itself never reaches the database.
+    """
+    digest = hashlib.sha256(f"billbridge-inflight\0{dev_key}\0{organization_id}".encode()).digest()
+    value = int.from_bytes(digest[:8], "big", signed=True)
+    return value & ~(MAX_SLOTS - 1)
+
+
+class InFlightLeases:
+    """At most ``slots`` requests in flight per (developer key, organization) across processes.
+
+    Args:
+        dsn: libpq connection string of the PostgreSQL database all processes share.
+        slots: BILL's limit (3).
+        max_connections: Dedicated connections of this process (one per request in flight).
+        wait: Seconds to wait for a free slot before giving up with ``ConcurrencyLimitError``.
+    """
+
+    def __init__(self, dsn: str, *, slots: int = 3, max_connections: int = 64, wait: float = 30.0) -> None:
+        if not 1 <= slots <= MAX_SLOTS:
+            raise ValueError(f"slots must be between 1 and {MAX_SLOTS}")
+        self._dsn = dsn
+        self._slots = slots
+        self._wait = wait
+        self._idle: list[psycopg.AsyncConnection[tuple[int]]] = []
+        self._capacity = asyncio.Semaphore(max_connections)
+        self._releases: set[asyncio.Task[None]] = set()
+        # First free slot in one round trip: CASE tries the locks in order and stops at the first won.
+        whens = " ".join(f"WHEN pg_try_advisory_lock(%(base)s + {i}) THEN {i}" for i in range(slots))
+        self._acquire = f"SELECT CASE {whens} ELSE -1 END"
+
+    @classmethod
+    def for_database(
+        cls, db: Database, *, slots: int = 3, max_connections: int = 64, wait: float = 30.0
+    ) -> InFlightLeases | None:
+        """Leases on ``db`` if it is PostgreSQL; None for SQLite (one process: the client's limit holds)."""
+        if not db.is_postgres:
+            return None
+        dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return cls(dsn, slots=slots, max_connections=max_connections, wait=wait)
+
+    @asynccontextmanager
+    async def hold(self, dev_key: str, organization_id: str) -> AsyncIterator[int]:
+        """Hold one slot of the organization for the block; yields the slot number.
+
+        Raises:
+            ConcurrencyLimitError: No slot came free within ``wait`` seconds.
+        """
+        base = slot_base(dev_key, organization_id)
+        await self._capacity.acquire()
+        try:
+            conn, slot = await self._take(base)
+        except BaseException:
+            self._capacity.release()
+            raise
+        try:
+            yield slot
+        finally:
+            # Released in the background: the caller's answer need not wait for the round trip,
+            # and a cancelled caller cannot leave the lock held.
+            task = asyncio.ensure_future(self._release(conn, base + slot))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
+
+    async def _take(self, base: int) -> tuple[psycopg.AsyncConnection[tuple[int]], int]:
+        deadline = time.monotonic() + self._wait
+        delay = _FIRST_POLL
+        while True:
+            conn = await self._checkout()
+            try:
+                cursor = await conn.execute(self._acquire, {"base": base})
+                row = await cursor.fetchone()
+            except BaseException:
+                await conn.close()
+                raise
+            slot = -1 if row is None else int(row[0])
+            if slot >= 0:
+                return conn, slot
+            self._idle.append(conn)
+            if time.monotonic() >= deadline:
+                raise ConcurrencyLimitError(
+                    f"All {self._slots} of this organization's BILL request slots stayed busy for "
+                    f"{self._wait:g} s (other billbridge processes hold them); try again shortly.",
+                    code="BDC_1322",
+                    http_status=429,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_POLL)
+
+    async def _checkout(self) -> psycopg.AsyncConnection[tuple[int]]:
+        while self._idle:
+            idle = self._idle.pop()
+            if not idle.closed:
+                return idle
+        return await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+
+    async def _release(self, conn: psycopg.AsyncConnection[tuple[int]], key: int) -> None:
+        try:
+            await conn.execute("SELECT pg_advisory_unlock(%(key)s)", {"key": key})
+        except BaseException as exc:
+            # Closing the connection ends its database session and with it every lock it held.
+            log.warning("inflight_release_failed", error=type(exc).__name__)
+            await conn.close()
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self._idle.append(conn)
+        finally:
+            self._capacity.release()
+
+    async def aclose(self) -> None:
+        """Wait for pending releases and close every connection."""
+        while self._releases:
+            await asyncio.gather(*list(self._releases), return_exceptions=True)
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
