@@ -14,7 +14,14 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command lives in its own module; they register themselves on `app`.
-    from billbridge.cli import simulator_cmd  # noqa: F401
+    from billbridge.cli import (  # noqa: F401
+        connections,
+        demo,
+        keys,
+        link,
+        serve,
+        simulator_cmd,
+    )
 
 
 def main() -> None:

@@ -1,0 +1,137 @@
+"""``POST /auth/bill/{providerConfigKey}``: link a BILL account with a connect session token (§6.2)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+
+from billbridge.connections import (
+    LinkOutcome,
+    LinkRefusedError,
+    get_integration,
+    link_account,
+    parse_link_form,
+    target_from_session,
+)
+from billbridge.errors import BillbridgeError, NotFoundError, RateLimitError
+from billbridge.web.deps import ConnectContext, ServicesDep, lookup_connect_token
+from billbridge.web.errors import ApiError, issue
+from billbridge.web.keys import unauthorized, unknown_connect_token
+from billbridge.web.services import Services
+from billbridge.web.validation import json_gate, read_json
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(tags=["auth"])
+
+_KEY = re.compile(r"^[A-Za-z0-9~:.@ _-]{1,255}$")
+# Failed logins a connect session may cause: enough for typos, too few to guess passwords.
+MAX_LINK_ATTEMPTS = 10
+
+
+async def _authenticate(request: Request, services: Services) -> ConnectContext:
+    token = request.query_params.get("connect_session_token")
+    if token:
+        return await lookup_connect_token(services, token)
+    if request.query_params.get("public_key"):
+        raise unauthorized(
+            "deprecated_authentication",
+            "Public keys are not supported; pass a connect session token as ?connect_session_token=.",
+        )
+    raise unauthorized(
+        "missing_public_key",
+        "Pass the connect session token from POST /connect/sessions as ?connect_session_token=.",
+    )
+
+
+@router.post("/auth/bill/{provider_config_key}")
+async def link_bill(provider_config_key: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Check the form, log in to BILL, store the connection; answer at once either way."""
+    ctx = await _authenticate(request, services)
+    await json_gate(request)
+    form = parse_link_form(await read_json(request, empty={}))
+    if "connection_id" in request.query_params:
+        message = "connection_id is forbidden when using a connect session token."
+        raise ApiError(400, "invalid_query_params", message, errors=[issue(["connection_id"], message)])
+    if not _KEY.match(provider_config_key):
+        message = "The integration key may hold letters, digits and ~:.@ _- only (at most 255)."
+        raise ApiError(400, "invalid_uri_params", message, errors=[issue(["providerConfigKey"], message)])
+    try:
+        integration = get_integration(services.integrations, provider_config_key)
+    except BillbridgeError as exc:
+        raise ApiError(404, exc.code, exc.message) from None
+    session = ctx.session
+    target = replace(target_from_session(session, provider_config_key), connection_id=str(uuid.uuid4()))
+    try:
+        attempts = await services.connect_sessions.register_attempt(ctx.token)
+    except NotFoundError:  # it expired or was ended a moment ago
+        raise unknown_connect_token() from None
+    if attempts > MAX_LINK_ATTEMPTS:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            "Too many sign-in attempts with this link. Ask the application for a new link.",
+        )
+    try:
+        outcome = await link_account(
+            form,
+            integration=integration,
+            repo=services.connections,
+            clients=services.clients,
+            target=target,
+            connect_session=session,
+        )
+    except (LinkRefusedError, RateLimitError) as exc:
+        _report_refusal(
+            services, exc, target.connection_id, provider_config_key, integration.environment, ctx
+        )
+        await _record(services, "refused", target.connection_id, provider_config_key, {"code": exc.code})
+        raise
+    _report_success(services, outcome)
+    await _record(services, outcome.operation, outcome.connection.connection_id, provider_config_key, None)
+    return {"connectionId": outcome.connection.connection_id, "providerConfigKey": provider_config_key}
+
+
+def _report_success(services: Services, outcome: LinkOutcome) -> None:
+    services.keeper.forget(outcome.connection.pk)
+    services.webhooks.auth_for(outcome.connection, operation=outcome.operation, success=True)
+
+
+def _report_refusal(
+    services: Services,
+    exc: BillbridgeError,
+    connection_id: str | None,
+    provider_config_key: str,
+    environment: str,
+    ctx: ConnectContext,
+) -> None:
+    reconnect = ctx.session.reconnect
+    target = reconnect[0] if reconnect is not None else connection_id
+    target_from = target_from_session(ctx.session, provider_config_key)
+    services.webhooks.auth(
+        connection_id=target or "",
+        provider_config_key=provider_config_key,
+        environment=environment,
+        operation="override" if reconnect is not None else "creation",
+        success=False,
+        tags=target_from.tags,
+        end_user=target_from.end_user,
+        error=(exc.code, exc.message),
+        url_override=target_from.webhook_url_override,
+    )
+
+
+async def _record(
+    services: Services, outcome: str, connection_id: str | None, key: str, detail: dict[str, Any] | None
+) -> None:
+    try:
+        await services.operations.record(
+            kind="link", outcome=outcome, connection_id=connection_id, provider_config_key=key, detail=detail
+        )
+    except BillbridgeError as exc:  # the log of operations must never fail a link
+        log.warning("operation_not_recorded", error=repr(exc))

@@ -1,0 +1,237 @@
+"""Connections: get (with a live BILL session), list, delete (logs out), patch, metadata (§3, §4)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Request
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, StringConstraints
+
+from billbridge.bill import SessionAuth
+from billbridge.errors import BillbridgeError, ConnectionStateError
+from billbridge.store import UNSET, Connection
+from billbridge.web.deps import SECRET_KEY_GUARDS, ServicesDep
+from billbridge.web.errors import ApiError
+from billbridge.web.formatters import (
+    connection_list_item,
+    connection_public,
+    connection_without_credentials,
+    timestamp,
+)
+from billbridge.web.refresh import report_refresh_failure
+from billbridge.web.services import Services
+from billbridge.web.validation import boolean, parse_body, read_json, required, strict_query
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(tags=["connections"], dependencies=SECRET_KEY_GUARDS)
+
+# Nango refreshes a session handed out by GET when it would end within 15 minutes.
+MIN_VALIDITY = timedelta(minutes=15)
+_GET_QUERY = {"provider_config_key", "force_refresh", "refresh_token", "refresh_github_app_jwt_token"}
+_LIST_QUERY = {
+    "connectionId",
+    "search",
+    "endUserId",
+    "endUserOrganizationId",
+    "integrationId",
+    "limit",
+    "page",
+}
+Text255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganizationIn(_Strict):
+    id: Text255
+    display_name: str | None = None
+
+
+class EndUserIn(_Strict):
+    id: Text255
+    email: EmailStr | None = None
+    display_name: str | None = None
+    tags: dict[str, str] | None = None
+    organization: OrganizationIn | None = None
+
+
+class ConnectionPatch(_Strict):
+    end_user: EndUserIn | None = None
+    tags: dict[str, str] | None = None
+    webhook_url_override: AnyHttpUrl | None = None
+
+
+class MetadataBody(_Strict):
+    connection_id: Text255 | list[Text255]
+    provider_config_key: Text255
+    metadata: dict[str, Any]
+
+
+async def _find(services: Services, connection_id: str, key: str, *, missing: ApiError) -> Connection:
+    if key not in services.integrations:
+        raise ApiError(
+            400,
+            "unknown_provider_config",
+            f"No integration is configured under the key {key!r}; use 'bill' or 'bill-sandbox'.",
+        )
+    conn = await services.connections.get(connection_id, key)
+    if conn is None:
+        raise missing
+    return conn
+
+
+def _unknown(connection_id: str) -> ApiError:
+    return ApiError(
+        400, "unknown_connection", f"No connection {connection_id!r} exists for this integration."
+    )
+
+
+@router.get("/connections")
+@router.get("/connections/", include_in_schema=False)
+async def list_connections(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Connections matching Nango's filters, newest first, without credentials."""
+    q = strict_query(request, _LIST_QUERY, prefixes=("tags[",))
+    limit = _integer(q, "limit", low=1, high=2000)
+    page = _integer(q, "page", low=0, high=10**9) or 0
+    tags = {
+        key[5:-1].lower(): value for key, value in q.items() if key.startswith("tags[") and key.endswith("]")
+    }
+    integration_ids = [k for k in q.get("integrationId", "").split(",") if k] or None
+    found = await services.connections.list(
+        connection_id=q.get("connectionId") or None,
+        integration_ids=integration_ids,
+        end_user_id=q.get("endUserId") or None,
+        end_user_organization_id=q.get("endUserOrganizationId") or None,
+        search=q.get("search") or None,
+        tags=tags or None,
+        limit=limit,
+        offset=page * (limit or 10000),
+    )
+    return {"connections": [connection_list_item(conn) for conn in found]}
+
+
+def _integer(q: dict[str, str], key: str, *, low: int, high: int) -> int | None:
+    raw = q.get(key)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, "invalid_query_params", f"{key} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+@router.post("/connections/metadata", status_code=201)
+async def set_metadata(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Replace the metadata of one or more connections; echoes the body."""
+    return await _metadata(request, services, merge=False)
+
+
+@router.patch("/connections/metadata")
+async def update_metadata(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Merge into the metadata of one or more connections; echoes the body."""
+    return await _metadata(request, services, merge=True)
+
+
+async def _metadata(request: Request, services: Services, *, merge: bool) -> dict[str, Any]:
+    strict_query(request)
+    raw = await read_json(request, empty={})
+    body = parse_body(MetadataBody, raw)
+    ids = body.connection_id if isinstance(body.connection_id, list) else [body.connection_id]
+    missing = ApiError(404, "unknown_connection", "")
+    found = []
+    for connection_id in ids:
+        missing.message = f"No connection {connection_id!r} exists for this integration."
+        found.append(await _find(services, connection_id, body.provider_config_key, missing=missing))
+    for conn in found:
+        await services.connections.set_metadata(conn.pk, body.metadata, merge=merge)
+    return dict(raw)
+
+
+@router.get("/connections/{connection_id}")
+async def get_connection(connection_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """The connection with a session usable for at least 15 more minutes (a new one if forced)."""
+    q = strict_query(request, _GET_QUERY)
+    key = required(q, "provider_config_key")
+    force = boolean(q, "force_refresh")
+    boolean(q, "refresh_token")
+    boolean(q, "refresh_github_app_jwt_token")
+    missing = ApiError(404, "not_found", "Failed to find connection")
+    conn = await _find(services, connection_id, key, missing=missing)
+    try:
+        if force:
+            live = await services.keeper.refresh(conn, force=True)
+        else:
+            live = await services.keeper.live_session(conn, min_validity=MIN_VALIDITY, mark_used=False)
+    except ConnectionStateError as exc:
+        report_refresh_failure(services, conn, exc)
+        raise ApiError(
+            424, exc.code, exc.message, payload={"connection": connection_without_credentials(conn)}
+        ) from None
+    if live.generation != conn.session.generation:
+        conn = await services.connections.get_by_pk(conn.pk) or conn
+    now = datetime.now(UTC)
+    await services.connections.touch_fetched(conn.pk, now)
+    body = connection_public(conn, live=live)
+    body["last_fetched_at"] = timestamp(now)
+    return body
+
+
+@router.delete("/connections/{connection_id}")
+async def delete_connection(connection_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Delete the connection and end its BILL session."""
+    q = strict_query(request, {"provider_config_key"})
+    key = required(q, "provider_config_key")
+    conn = await _find(services, connection_id, key, missing=_unknown(connection_id))
+    deleted = await services.connections.delete(conn.pk)
+    services.keeper.forget(conn.pk)
+    if deleted:
+        _spawn(services, _logout(services, conn))
+        try:
+            await services.operations.record(
+                kind="delete", outcome="deleted", connection_id=connection_id, provider_config_key=key
+            )
+        except BillbridgeError as exc:
+            log.warning("operation_not_recorded", error=repr(exc))
+    return {"success": deleted}
+
+
+@router.patch("/connections/{connection_id}")
+async def patch_connection(connection_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Change the end user, tags or webhook override of a connection."""
+    q = strict_query(request, {"provider_config_key"})
+    key = required(q, "provider_config_key")
+    body = parse_body(ConnectionPatch, await read_json(request, empty={}))
+    conn = await _find(services, connection_id, key, missing=_unknown(connection_id))
+    given = body.model_fields_set
+    end_user = body.end_user.model_dump(exclude_none=True) if body.end_user else None
+    override = str(body.webhook_url_override) if body.webhook_url_override else None
+    await services.connections.patch(
+        conn.pk,
+        end_user=end_user if "end_user" in given else UNSET,
+        tags={k.lower(): v for k, v in (body.tags or {}).items()} if "tags" in given else UNSET,
+        webhook_url_override=override if "webhook_url_override" in given else UNSET,
+    )
+    return {"success": True}
+
+
+async def _logout(services: Services, conn: Connection) -> None:
+    session_id = conn.session.session_id
+    if session_id is None:
+        return
+    auth = SessionAuth(conn.credentials.dev_key, session_id, conn.credentials.organization_id)
+    try:
+        await asyncio.wait_for(services.clients.for_integration(conn.provider_config_key).logout(auth), 30)
+    except (BillbridgeError, TimeoutError) as exc:  # the session ends by itself after 35 idle minutes
+        log.info("logout_skipped", connection_id=conn.connection_id, reason=type(exc).__name__)
+
+
+def _spawn(services: Services, coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    services.background.add(task)
+    task.add_done_callback(services.background.discard)

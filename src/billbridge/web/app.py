@@ -1,0 +1,87 @@
+"""The HTTP application: Nango-compatible API, proxy and Connect UI (``create_app``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from billbridge import __version__
+from billbridge.connections import TransportFactory
+from billbridge.settings import Settings, get_settings
+from billbridge.web.api import auth, connect_sessions, connections, integrations
+from billbridge.web.api.proxy import proxy_routes
+from billbridge.web.connect_ui import router as connect_ui_router
+from billbridge.web.errors import install_exception_handlers
+from billbridge.web.services import open_services
+
+# nango-compat §1: what browsers may send cross-origin (the frontend SDK and the Connect UI).
+CORS_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Origin",
+    "X-Requested-With",
+    "Nango-Activity-Log-Id",
+    "Nango-Is-Dry-Run",
+    "Nango-Is-Sync",
+    "Provider-Config-Key",
+    "Connection-Id",
+    "Sentry-Trace",
+    "Baggage",
+]
+
+
+def create_app(
+    settings: Settings | None = None, *, transport_factory: TransportFactory | None = None
+) -> FastAPI:
+    """Build the app; its lifespan opens the database and services and closes them on shutdown.
+
+    Args:
+        settings: the configuration (``get_settings()`` when omitted).
+        transport_factory: the BILL transport per integration (tests: the in-process simulator).
+
+    Returns:
+        The FastAPI app; ``app.state.services`` holds the :class:`Services` while it runs.
+    """
+    config = settings if settings is not None else get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services(config, transport_factory=transport_factory) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="billbridge",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    # Express answers "/records/" like "/records"; both forms are registered instead of redirecting.
+    app.router.redirect_slashes = False
+    # First, so the hot route is matched without trying the others.
+    app.router.routes.extend(proxy_routes())
+    for router in (connect_sessions.router, auth.router, connections.router, integrations.router):
+        app.include_router(router)
+    app.include_router(connect_ui_router)
+    app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=["X-Nango-Signature"],
+        max_age=600,
+    )
+    install_exception_handlers(app)
+    return app
+
+
+async def health() -> dict[str, Any]:
+    """Liveness: the process answers (no database or BILL call)."""
+    return {"status": "ok", "version": __version__}

@@ -1,0 +1,210 @@
+"""The ``{error:{code, message, errors?, payload?}}`` envelope and the exception handlers that emit it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from billbridge.connections import LinkInputError, LinkRefusedError
+from billbridge.errors import (
+    BillAPIError,
+    BillbridgeError,
+    BillServerError,
+    BillTransportError,
+    ConcurrencyLimitError,
+    ConfigurationError,
+    ConnectionStateError,
+    LoginCooldownError,
+    NotFoundError,
+    RateLimitError,
+    StoreError,
+    UntrustedSessionError,
+    ValidationError,
+)
+
+log = structlog.get_logger(__name__)
+
+Issue = Mapping[str, Any]
+
+
+class ApiError(Exception):
+    """An HTTP answer decided by a route: status, code, message and optional issues."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | None = None,
+        *,
+        errors: Sequence[Issue] | None = None,
+        payload: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = list(errors) if errors is not None else None
+        self.payload = payload
+        self.headers = dict(headers or {})
+
+    def __repr__(self) -> str:
+        return f"ApiError(status={self.status}, code={self.code!r})"
+
+
+def issue(path: Sequence[str | int], message: str, code: str = "invalid_string") -> dict[str, Any]:
+    """One entry of ``errors``: Nango's ``{code, message, path}``."""
+    return {"code": code, "message": message, "path": list(path)}
+
+
+def error_body(
+    code: str,
+    message: str | None = None,
+    *,
+    errors: Sequence[Issue] | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The encoded envelope."""
+    inner: dict[str, Any] = {"code": code}
+    if message is not None:
+        inner["message"] = message
+    if errors is not None:
+        inner["errors"] = list(errors)
+    if payload is not None:
+        inner["payload"] = dict(payload)
+    return orjson.dumps({"error": inner})
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str | None = None,
+    *,
+    errors: Sequence[Issue] | None = None,
+    payload: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A JSON response carrying the envelope."""
+    return Response(
+        error_body(code, message, errors=errors, payload=payload),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
+def retry_after(reset_at: datetime) -> str:
+    """Whole seconds until ``reset_at`` (at least 1), for ``Retry-After``."""
+    seconds = (reset_at - datetime.now(UTC)).total_seconds()
+    return str(max(1, math.ceil(seconds)))
+
+
+def describe(exc: BillbridgeError) -> tuple[int, str, str, list[dict[str, Any]] | None, dict[str, str]]:
+    """(status, code, message, errors, headers) for one of billbridge's own errors."""
+    headers: dict[str, str] = {}
+    errors: list[dict[str, Any]] | None = None
+    status = 500
+    if isinstance(exc, LinkInputError):
+        errors = [issue([p.field], p.message, p.code) for p in exc.problems]
+        status = 400
+    elif isinstance(exc, LinkRefusedError):
+        status = exc.http_status or 400
+        if exc.field:
+            errors = [issue([exc.field], exc.message, exc.bill_code or exc.code)]
+    elif isinstance(exc, ValidationError):
+        status = 400
+        if exc.field:
+            errors = [issue([exc.field], exc.message)]
+    elif isinstance(exc, NotFoundError):
+        status = exc.http_status or 404
+    elif isinstance(exc, RateLimitError):
+        status = 429
+        headers["Retry-After"] = retry_after(exc.reset_at)
+    elif isinstance(exc, LoginCooldownError):
+        status = 424
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, ConnectionStateError):
+        status = 424
+    elif isinstance(exc, ConcurrencyLimitError):
+        status = 503
+        headers["Retry-After"] = "1"
+    elif isinstance(exc, BillTransportError | BillServerError):
+        status = 502
+    elif isinstance(exc, UntrustedSessionError):
+        status = 403
+    elif isinstance(exc, BillAPIError):
+        status = 502
+    elif isinstance(exc, StoreError | ConfigurationError):
+        status = 500
+    elif exc.http_status:
+        status = exc.http_status
+    return status, exc.code, exc.message, errors, headers
+
+
+def response_for(exc: BillbridgeError) -> Response:
+    """The envelope response for a billbridge error (also used by the raw proxy route)."""
+    status, code, message, errors, headers = describe(exc)
+    if status >= 500:
+        log.warning("request_failed", code=code, status=status, error=repr(exc))
+    return error_response(status, code, message, errors=errors, headers=headers)
+
+
+def _validation_issues(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    where = {"body": "invalid_body", "query": "invalid_query_params", "path": "invalid_uri_params"}
+    code = "invalid_body"
+    issues = []
+    for err in exc.errors():
+        loc = [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())]
+        if loc and loc[0] in where:
+            code = where[str(loc[0])]
+            loc = loc[1:]
+        issues.append(issue(loc, str(err.get("msg", "invalid")), str(err.get("type", "invalid"))))
+    return code, issues
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """Answer every error, ours and the framework's, with the envelope."""
+
+    async def on_api_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(
+            exc.status, exc.code, exc.message, errors=exc.errors, payload=exc.payload, headers=exc.headers
+        )
+
+    async def on_billbridge(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BillbridgeError)
+        return response_for(exc)
+
+    async def on_request_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        code, issues = _validation_issues(exc)
+        return error_response(400, code, errors=issues)
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        message = {404: "No such route.", 405: "This route does not accept that method."}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return error_response(
+            exc.status_code, codes.get(exc.status_code, "http_error"), message, headers=exc.headers
+        )
+
+    async def on_unexpected(_: Request, exc: Exception) -> Response:
+        log.error("unexpected_error", error_type=type(exc).__name__)
+        return error_response(500, "server_error", "An unexpected error occurred; it has been logged.")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(BillbridgeError, on_billbridge)
+    app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

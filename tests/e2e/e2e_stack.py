@@ -1,0 +1,64 @@
+"""The end-to-end stack's shape: the processes it runs and how tests talk to them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from processes import Running
+
+BILLBRIDGE = str(Path(sys.executable).parent / "billbridge")
+RECORDS = 120
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (BILL unreachable)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@dataclass
+class Stack:
+    """The running processes and what a test needs to talk to them."""
+
+    simulator: Running
+    receiver: Running
+    server: Running
+    api: str
+    sim: str
+    secret_key: str
+    data_dir: Path
+    webhooks_file: Path
+    world: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def demo(self) -> dict[str, str]:
+        org = self.world["organizations"][0]
+        return {
+            "username": org["users"][0]["username"],
+            "password": org["users"][0]["password"],
+            "organization_id": org["id"],
+            "dev_key": self.world["dev_keys"][0]["key"],
+        }
+
+    def node_env(self) -> dict[str, str]:
+        return {
+            "BILLBRIDGE_HOST": self.api,
+            "SECRET_KEY": self.secret_key,
+            "DEMO_CREDENTIALS": json.dumps(self.demo),
+        }
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        if not self.webhooks_file.exists():
+            return []
+        return [json.loads(line) for line in self.webhooks_file.read_text().splitlines() if line]
+
+    def stop(self) -> None:
+        for process in (self.server, self.receiver, self.simulator):
+            process.stop()
