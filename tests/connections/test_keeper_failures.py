@@ -6,8 +6,7 @@ import asyncio
 import dataclasses
 
 import pytest
-from keeper_harness import PROTECTED_OPERATION, Harness, change_password, integrations, restore_password
-from keeper_processes import free_port
+from keeper_harness import PROTECTED_OPERATION, Harness, integrations
 from pydantic import SecretStr
 
 from billbridge.bill import Limits, SessionAuth
@@ -18,14 +17,30 @@ from billbridge.errors import (
     RateLimitError,
     UntrustedSessionError,
 )
-from billbridge.simulator import create_app
+from billbridge.simulator import SimConfig, create_app
 from billbridge.store import Connection, Database, Keyring
+from support.processes import free_port
 
 MINUTE = 60
 
 
 async def _expire(harness: Harness) -> None:
     await harness.advance(36 * MINUTE)
+
+
+async def _set_password(harness: Harness, conn: Connection, password: str) -> None:
+    """Change the user's password at "BILL" through the simulator's control surface."""
+    body = {"action": "change_password", "username": conn.credentials.username, "password": password}
+    (await harness.sim.post("/_sim/users", json=body)).raise_for_status()
+
+
+async def change_password(harness: Harness, conn: Connection) -> None:
+    """The user changed their password in BILL; billbridge still holds the old one."""
+    await _set_password(harness, conn, "changed-" + conn.credentials.password.get_secret_value())
+
+
+async def restore_password(harness: Harness, conn: Connection) -> None:
+    await _set_password(harness, conn, conn.credentials.password.get_secret_value())
 
 
 async def test_changed_password_marks_the_connection_invalid_after_one_attempt(
@@ -141,7 +156,7 @@ async def test_forced_refresh_ignores_the_cooldown(harness: Harness, conn: Conne
     assert live.generation == conn.session.generation + 1
 
 
-async def test_login_budget_is_respected(database: Database, keyring: Keyring, sim_config: object) -> None:
+async def test_login_budget_is_respected(database: Database, keyring: Keyring, sim_config: SimConfig) -> None:
     harness = Harness(
         app=create_app(sim_config), database=database, keyring=keyring, limits=Limits(logins_per_hour=2)
     )

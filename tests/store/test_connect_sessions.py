@@ -1,4 +1,4 @@
-"""ConnectSessionRepository on both databases: tokens, expiry, attempts."""
+"""ConnectSessionRepository on both databases: tokens, expiry, attempts, linked connections."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-from store_samples import FakeClock
+from sqlalchemy import func, select
+from store_samples import FakeClock, link
 
 from billbridge.errors import NotFoundError
-from billbridge.store import ConnectSessionRepository, Database
-from billbridge.store.models import ConnectSessionRow
+from billbridge.store import (
+    ConnectionRepository,
+    ConnectSession,
+    ConnectSessionRepository,
+    Database,
+    create_database,
+    migrate,
+)
+from billbridge.store.models import ConnectSessionLinkRow, ConnectSessionRow
 
 
 @pytest.fixture
@@ -21,7 +28,7 @@ def sessions(database: Database, clock: FakeClock) -> ConnectSessionRepository:
     return ConnectSessionRepository(database, clock=clock)
 
 
-async def _create(repo: ConnectSessionRepository, **changes: object) -> tuple[str, object]:
+async def _create(repo: ConnectSessionRepository, **changes: object) -> tuple[str, ConnectSession]:
     values: dict[str, object] = {
         "end_user": {"id": "eu-1", "email": "ada@example.com", "display_name": "Ada"},
         "organization": {"id": "org-1", "display_name": "Org"},
@@ -126,3 +133,78 @@ async def test_delete_and_purge(sessions: ConnectSessionRepository, clock: FakeC
     assert await sessions.purge_expired() == 1
     assert await sessions.get_by_token(kept) is not None
     assert await sessions.get_by_token(old) is None
+
+
+async def _link_rows(database: Database) -> int:
+    async with database.session() as session:
+        return int(
+            (await session.execute(select(func.count()).select_from(ConnectSessionLinkRow))).scalar_one()
+        )
+
+
+async def test_a_session_remembers_exactly_the_connections_it_linked(
+    sessions: ConnectSessionRepository, connections: ConnectionRepository
+) -> None:
+    token, created = await _create(sessions)
+    other_token, _ = await _create(sessions)
+    first, _ = await link(connections, "conn-1")
+    second, _ = await link(connections, "conn-2")
+    assert created.linked_connections == frozenset()
+
+    await sessions.record_link(created.pk, first.pk)
+    await sessions.record_link(created.pk, first.pk)  # a re-link with the same token
+    await sessions.record_link(created.pk, second.pk)
+
+    found = await sessions.get_by_token(token)
+    assert found is not None
+    assert found.linked_connections == {first.pk, second.pk}
+    other = await sessions.get_by_token(other_token)
+    assert other is not None
+    assert other.linked_connections == frozenset()
+
+
+async def test_links_go_with_the_connection_or_the_session(
+    database: Database, sessions: ConnectSessionRepository, connections: ConnectionRepository
+) -> None:
+    token, created = await _create(sessions)
+    gone_token, gone_session = await _create(sessions)
+    kept, _ = await link(connections, "conn-1")
+    deleted, _ = await link(connections, "conn-2")
+    for pk in (kept.pk, deleted.pk):
+        await sessions.record_link(created.pk, pk)
+    await sessions.record_link(gone_session.pk, kept.pk)
+    assert await _link_rows(database) == 3
+
+    assert await connections.delete(deleted.pk)
+    found = await sessions.get_by_token(token)
+    assert found is not None
+    assert found.linked_connections == {kept.pk}
+    assert await sessions.delete(gone_token)
+    assert await _link_rows(database) == 1
+
+
+async def test_recording_a_link_to_something_deleted_fails(
+    sessions: ConnectSessionRepository, connections: ConnectionRepository
+) -> None:
+    token, created = await _create(sessions)
+    conn, _ = await link(connections)
+    with pytest.raises(NotFoundError):
+        await sessions.record_link(created.pk, conn.pk + 1000)
+    await sessions.delete(token)
+    with pytest.raises(NotFoundError):
+        await sessions.record_link(created.pk, conn.pk)
+
+
+async def test_sessions_created_before_the_links_table_still_work(
+    empty_database_url: str, clock: FakeClock
+) -> None:
+    await migrate(empty_database_url, revision="0001")
+    db = await create_database(empty_database_url, run_migrations=False)
+    try:
+        token, _ = await _create(ConnectSessionRepository(db, clock=clock))
+        await migrate(empty_database_url)
+        found = await ConnectSessionRepository(db, clock=clock).get_by_token(token)
+        assert found is not None
+        assert found.linked_connections == frozenset()
+    finally:
+        await db.close()

@@ -14,7 +14,14 @@ from billbridge.store import create_database, migrate
 from billbridge.store.models import Base
 from billbridge.store.schema import alembic_config, current_revision, head_revision
 
-TABLES = {"alembic_version", "api_keys", "connect_sessions", "connections", "operations"}
+TABLES = {
+    "alembic_version",
+    "api_keys",
+    "connect_session_links",
+    "connect_sessions",
+    "connections",
+    "operations",
+}
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -58,7 +65,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert location == package_dir / "migrations"
     assert (location / "env.py").is_file()
     assert list((location / "versions").glob("r0001_*.py"))
-    assert head_revision() == "0001"
+    assert list((location / "versions").glob("r0002_*.py"))
+    assert head_revision() == "0002"
 
 
 def test_alembic_commands_work_without_a_shared_connection(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
+from pydantic import SecretStr
 
 from billbridge.bill import LoginResult, SessionAuth
 from billbridge.connections.clients import BillClients
@@ -115,6 +116,7 @@ async def link_account(
             )
     connection_id = connection_id or str(uuid.uuid4())
     existing = await repo.get(connection_id, key)
+    remember_me_id, device = _remembered_device(existing, form)
     client = clients.for_integration(key)
     try:
         result = await client.login(
@@ -122,6 +124,9 @@ async def link_account(
             password=form.password,
             organization_id=form.organization_id,
             dev_key=form.dev_key,
+            # A re-link of the same BILL user keeps the device BILL remembers: no new MFA code.
+            remember_me_id=remember_me_id,
+            device=device,
         )
     except BillbridgeError as exc:
         raise login_failure(exc, environment=integration.environment) from None
@@ -131,6 +136,8 @@ async def link_account(
         organization_id=result.organization_id or form.organization_id,
         dev_key=form.dev_key,
         api_token=form.api_token,
+        remember_me_id=remember_me_id,
+        device=device,
     )
     keep = existing if existing is not None and connect_session is None else None
     try:
@@ -151,6 +158,22 @@ async def link_account(
         raise
     log.info("connection_linked", connection_id=connection_id, provider_config_key=key, created=created)
     return LinkOutcome(connection=connection, created=created)
+
+
+def _remembered_device(existing: Connection | None, form: LinkForm) -> tuple[SecretStr | None, str | None]:
+    """The remember-me id and device a re-link keeps: only for the same BILL user and organization.
+
+    BILL remembers a device for one user of one organization, so a re-link that changes either
+    starts without one (and the old id is not sent to BILL for somebody else). User names are
+    e-mail addresses, compared without regard to case as BILL does.
+    """
+    if existing is None or existing.credentials.remember_me_id is None or not existing.credentials.device:
+        return None, None
+    stored = existing.credentials
+    same_user = stored.username.casefold() == form.username.casefold()
+    if not same_user or stored.organization_id != form.organization_id:
+        return None, None
+    return stored.remember_me_id, stored.device
 
 
 def _session_state(result: LoginResult, now: datetime) -> SessionState:

@@ -38,8 +38,10 @@ class SimState:
         self.subscriptions = Subscriptions()
 
     def reset(self) -> None:
-        """Back to the state right after start: same world, fresh data, no sessions, no faults."""
+        """Back to the state right after start: the world as built (users changed through
+        ``/_sim/users`` restored), fresh data, no sessions, no faults."""
         self.clock.reset()
+        self.world = build_world(self.config)
         self._build()
 
     def now(self) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from billbridge.simulator.config import SimConfig
@@ -107,29 +107,35 @@ class World:
                 return candidate
         return None
 
+    def with_user(self, username: str, *, password: str | None = None, locked: bool | None = None) -> World:
+        """A copy in which every user called ``username`` (any case) gets ``password``/``locked``."""
+        changes: dict[str, Any] = {}
+        if password is not None:
+            changes["password"] = password
+        if locked is not None:
+            changes["locked"] = locked
+        wanted = username.lower()
+
+        def changed(user: SimUser) -> SimUser:
+            return replace(user, **changes) if user.username.lower() == wanted else user
+
+        organizations = tuple(
+            replace(org, users=tuple(changed(user) for user in org.users)) for org in self.organizations
+        )
+        return replace(self, organizations=organizations)
+
+    def users_named(self, username: str) -> list[SimUser]:
+        """Every user called ``username`` (any case), one per organization the user belongs to."""
+        wanted = username.lower()
+        return [user for org in self.organizations for user in org.users if user.username.lower() == wanted]
+
     def to_json(self) -> dict[str, Any]:
         """The ``GET /_sim/world`` answer (secrets included: it is a test fixture)."""
         return {
             "environment": self.environment,
             "seed": self.seed,
             "organizations": [
-                {
-                    "id": org.id,
-                    "name": org.name,
-                    "users": [
-                        {
-                            "id": user.id,
-                            "username": user.username,
-                            "password": user.password,
-                            "role": user.role,
-                            "first_name": user.first_name,
-                            "last_name": user.last_name,
-                            "locked": user.locked,
-                            "mfa_phone": user.mfa_phone,
-                        }
-                        for user in org.users
-                    ],
-                }
+                {"id": org.id, "name": org.name, "users": [user_json(user) for user in org.users]}
                 for org in self.organizations
             ],
             "dev_keys": [
@@ -141,6 +147,20 @@ class World:
             ],
             "api_tokens": [{"token": t.token, "organization_id": t.organization_id} for t in self.api_tokens],
         }
+
+
+def user_json(user: SimUser) -> dict[str, Any]:
+    """One user as ``GET /_sim/world`` shows it (password included: it is a test fixture)."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "password": user.password,
+        "role": user.role,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "locked": user.locked,
+        "mfa_phone": user.mfa_phone,
+    }
 
 
 def world_salt(config: SimConfig) -> int:

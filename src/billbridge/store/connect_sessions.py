@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from billbridge.errors import NotFoundError
 from billbridge.store.crypto import Keyring
 from billbridge.store.db import Database
 from billbridge.store.domain import Clock, ConnectSession, utc_now
-from billbridge.store.models import ConnectSessionRow
+from billbridge.store.models import ConnectSessionLinkRow, ConnectSessionRow, table_of
 
 TOKEN_PREFIX = "nango_connect_session_"
 DEFAULT_TTL = timedelta(minutes=30)
@@ -38,7 +40,7 @@ def token_hash(token: str) -> str:
 
 
 class ConnectSessionRepository:
-    """Creates, finds and counts attempts on connect sessions.
+    """Creates, finds and counts attempts on connect sessions, and records what they linked.
 
     ``keyring`` is accepted for symmetry with the other repositories; nothing here is secret once
     the token is hashed.
@@ -89,7 +91,7 @@ class ConnectSessionRepository:
         async with self._db.transaction() as session:
             session.add(row)
             await session.flush()
-            return token, _to_domain(row)
+            return token, _to_domain(row, frozenset())
 
     async def get_by_token(self, token: str) -> ConnectSession | None:
         """The session of ``token``, or None if it is malformed, unknown or expired."""
@@ -100,7 +102,34 @@ class ConnectSessionRepository:
         )
         async with self._db.session() as session:
             row = (await session.execute(query)).scalar_one_or_none()
-            return _to_domain(row) if row is not None else None
+            if row is None:
+                return None
+            linked = select(ConnectSessionLinkRow.connection_pk).where(
+                ConnectSessionLinkRow.connect_session_pk == row.id
+            )
+            return _to_domain(row, frozenset((await session.execute(linked)).scalars()))
+
+    async def record_link(self, session_pk: int, connection_pk: int) -> None:
+        """Remember that connect session ``session_pk`` linked connection ``connection_pk``.
+
+        Recording the same pair again changes nothing. The record goes when either the session
+        or the connection is deleted.
+
+        Raises:
+            NotFoundError: the session or the connection no longer exists.
+        """
+        insert = postgresql.insert if self._db.is_postgres else sqlite.insert
+        statement = (
+            insert(table_of(ConnectSessionLinkRow))
+            .values(connect_session_pk=session_pk, connection_pk=connection_pk, created_at=self._clock())
+            .on_conflict_do_nothing(index_elements=["connect_session_pk", "connection_pk"])
+        )
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(statement)
+        except IntegrityError:
+            # Only the foreign keys can fail here: one side was deleted meanwhile.
+            raise NotFoundError("The connect session or the connection no longer exists.") from None
 
     async def delete(self, token: str) -> bool:
         """Delete the session of ``token``; False if there was none."""
@@ -140,7 +169,7 @@ class ConnectSessionRepository:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _to_domain(row: ConnectSessionRow) -> ConnectSession:
+def _to_domain(row: ConnectSessionRow, linked: frozenset[int]) -> ConnectSession:
     reconnect = None
     if row.reconnect_connection_id is not None and row.reconnect_provider_config_key is not None:
         reconnect = (row.reconnect_connection_id, row.reconnect_provider_config_key)
@@ -157,4 +186,5 @@ def _to_domain(row: ConnectSessionRow) -> ConnectSession:
         attempts=row.attempts,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        linked_connections=linked,
     )

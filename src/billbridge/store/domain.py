@@ -110,6 +110,8 @@ class ConnectSession:
     attempts: int
     created_at: datetime
     expires_at: datetime
+    # Internal ids (``Connection.pk``) of the connections linked with this session's token.
+    linked_connections: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from billbridge.store.sqltypes import JSONType, UTCDateTime
@@ -101,6 +112,28 @@ class ConnectionRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_fetched_at: Mapped[datetime | None]
+
+
+class ConnectSessionLinkRow(Base):
+    """A connection a connect session has linked: what lets its token run MFA on that connection.
+
+    Both keys cascade, so a deleted session or connection leaves no link behind (and a SQLite
+    rowid reused by a later connection never inherits one).
+    """
+
+    __tablename__ = "connect_session_links"
+
+    connect_session_pk: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("connect_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    connection_pk: Mapped[int] = mapped_column(
+        BigIntId,
+        ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        index=True,
+    )
+    created_at: Mapped[datetime]
 
 
 class OperationRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -117,33 +118,113 @@ async def test_a_malformed_code_is_refused_before_bill_is_asked(api: Api, demo_f
     assert len((await api.sim.get("/_sim/mfa/codes")).json()["codes"]) == before
 
 
+def _refused(response: httpx.Response) -> None:
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "connection_not_linked_by_session"
+
+
 async def test_a_session_cannot_challenge_a_connection_it_did_not_link(api: Api, demo_form: Form) -> None:
     flow = await _flow(api, demo_form(), end_user="owner")
     stranger = await api.connect_session(end_user={"id": "stranger"})
-
-    response = await flow.post("challenge", flow.linked, token=stranger)
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "connection_not_linked_by_session"
+    _refused(await flow.post("challenge", flow.linked, token=stranger))
 
     narrow = await api.connect_session(end_user={"id": "owner"}, allowed_integrations=["bill"])
-    assert (await flow.post("challenge", flow.linked, token=narrow)).status_code == 403
+    _refused(await flow.post("challenge", flow.linked, token=narrow))
+    # An unknown id answers as a foreign one: a token cannot probe which connections exist.
+    _refused(
+        await flow.post("challenge", {"connectionId": "no-such-connection", "providerConfigKey": SANDBOX})
+    )
+    assert (await flow.post("challenge", flow.linked)).status_code == 200
 
-    missing = {"connectionId": "no-such-connection", "providerConfigKey": SANDBOX}
-    assert (await flow.post("challenge", missing)).status_code == 404
 
-
-async def test_a_connection_linked_before_the_session_began_is_refused(api: Api, demo_form: Form) -> None:
+async def test_the_same_end_user_and_tags_do_not_make_another_session_the_linker(
+    api: Api, demo_form: Form
+) -> None:
+    # What once passed for ownership (same end user and tags, connection updated after the session
+    # began) is not enough: only the token that linked the connection may challenge it.
+    later = await api.connect_session(end_user={"id": "owner"}, tags={"team": "ap"}, mfa_required=True)
     flow = await _flow(api, demo_form(), end_user="owner")
-    later = await api.connect_session(end_user={"id": "owner"})
+    twin = await api.connect_session(end_user={"id": "owner"}, tags={"team": "ap"}, mfa_required=True)
 
-    response = await flow.post("challenge", flow.linked, token=later)
-    assert response.status_code == 403
+    for token in (later, twin):
+        _refused(await flow.post("challenge", flow.linked, token=token))
+    session = await api.services.connect_sessions.get_by_token(flow.token)
+    conn = await api.services.connections.get(flow.linked["connectionId"], SANDBOX)
+    assert session is not None
+    assert conn is not None
+    assert session.linked_connections == {conn.pk}
+
+
+async def test_a_token_that_relinks_a_connection_may_challenge_it(api: Api, demo_form: Form) -> None:
+    first = await _flow(api, demo_form(), end_user="owner")
+    reconnect = await api.client.post(
+        "/connect/sessions/reconnect",
+        json={"connection_id": first.linked["connectionId"], "integration_id": SANDBOX},
+    )
+    assert reconnect.status_code == 201, reconnect.text
+    token = reconnect.json()["data"]["token"]
+    _refused(await first.post("challenge", first.linked, token=token))
+
+    relinked = await api.link(demo_form(), token=token)
+    assert relinked.status_code == 200, relinked.text
+    assert relinked.json() == first.linked
+    assert (await first.post("challenge", first.linked, token=token)).status_code == 200
+
+
+async def test_a_reconnect_with_a_remembered_device_needs_no_code(api: Api, demo_form: Form) -> None:
+    first = await _flow(api, demo_form(), end_user="owner")
+    assert (await first.validate(await first.challenge(), await first.last_code())).status_code == 200
+    reconnect = await api.client.post(
+        "/connect/sessions/reconnect",
+        json={"connection_id": first.linked["connectionId"], "integration_id": SANDBOX, "mfa_required": True},
+    )
+    assert reconnect.status_code == 201, reconnect.text
+    token = reconnect.json()["data"]["token"]
+    codes = len((await api.sim.get("/_sim/mfa/codes")).json()["codes"])
+
+    assert (await api.link(demo_form(), token=token)).status_code == 200
+    response = await first.post("challenge", first.linked, token=token)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"trusted": True, "remembered": True}
+    assert len((await api.sim.get("/_sim/mfa/codes")).json()["codes"]) == codes
+    conn = await api.services.connections.get(first.linked["connectionId"], SANDBOX)
+    assert conn is not None
+    assert conn.session.trusted is True
+
+
+async def test_a_deleted_connection_can_no_longer_be_challenged(api: Api, demo_form: Form) -> None:
+    flow = await _flow(api, demo_form())
+    deleted = await api.client.delete(
+        f"/connections/{flow.linked['connectionId']}", params={"provider_config_key": SANDBOX}
+    )
+    assert deleted.status_code == 200, deleted.text
+    _refused(await flow.post("challenge", flow.linked))
+
+
+async def _attempts(api: Api, token: str) -> int:
+    session = await api.services.connect_sessions.get_by_token(token)
+    return session.attempts if session is not None else 0
+
+
+async def test_a_session_ended_while_bill_is_asked_still_links(api: Api, demo_form: Form) -> None:
+    token = await api.connect_session(end_user={"id": "owner"})
+    (await api.sim.post("/_sim/faults", json={"latency_ms": 1000})).raise_for_status()
+    linking = asyncio.create_task(api.link(demo_form(), token=token))
+    while not await _attempts(api, token):  # the link is past its checks and asks BILL
+        await asyncio.sleep(0.01)
+    ended = await api.anon.delete("/connect/session", headers={"Authorization": f"Bearer {token}"})
+    assert ended.status_code == 204
+    assert not linking.done()  # BILL has not answered: the link will be noted on a gone session
+
+    response = await linking
+    assert response.status_code == 200, response.text
+    assert await api.services.connections.get(response.json()["connectionId"], SANDBOX) is not None
 
 
 async def test_attempts_per_token_are_limited(api: Api, demo_form: Form) -> None:
     flow = await _flow(api, demo_form())
-    used = (await api.services.connect_sessions.get_by_token(flow.token)).attempts  # type: ignore[union-attr]
-    for _ in range(MAX_ATTEMPTS - used):
+    for _ in range(MAX_ATTEMPTS - await _attempts(api, flow.token)):
         await api.services.connect_sessions.register_attempt(flow.token)
 
     response = await flow.post("challenge", flow.linked)

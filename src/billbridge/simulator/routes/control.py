@@ -13,6 +13,7 @@ from billbridge.simulator.families import CATALOG, SPEND_CATALOG
 from billbridge.simulator.gateway import error_response, json_response, read_json
 from billbridge.simulator.state import SimState
 from billbridge.simulator.store import FamilyStore
+from billbridge.simulator.world import user_json
 
 
 def _state(request: Request) -> SimState:
@@ -79,9 +80,45 @@ async def mfa_codes(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    """``POST /_sim/reset``: fresh data, no sessions, no faults, zero counters, clock back."""
+    """``POST /_sim/reset``: fresh data, users as built, no sessions, no faults, zero counters, clock back."""
     _state(request).reset()
     return json_response({"reset": True})
+
+
+async def users(request: Request) -> Response:
+    """``POST /_sim/users``: change a user at "BILL" behind billbridge's back.
+
+    Body: ``{"action": "change_password", "username": ..., "password": ...}`` (the user changed
+    their password in BILL), ``{"action": "lock", "username": ...}`` or ``{"action": "unlock", ...}``.
+    The username matches in any case, in every organization the user belongs to. Sessions already
+    open stay open (``POST /_sim/sessions/invalidate`` ends them); the next ``/v3/login`` needs the
+    new password (the old one gets BDC_1101) and a locked user gets BDC_1110. ``POST /_sim/reset``
+    restores every user. Answers ``{"users": [...]}``, the changed users as ``GET /_sim/world``
+    shows them; BDC_1120 (404) for an unknown username, BDC_1129 (400) for a bad body.
+    """
+    state = _state(request)
+    try:
+        body = await read_json(request)
+        username = body.get("username")
+        if not isinstance(username, str) or not username:
+            raise SimError("BDC_1129", "username must be a non-empty string")
+        action = body.get("action")
+        if action == "change_password":
+            password = body.get("password")
+            if not isinstance(password, str) or not password:
+                raise SimError("BDC_1129", "password must be a non-empty string")
+            world = state.world.with_user(username, password=password)
+        elif action in ("lock", "unlock"):
+            world = state.world.with_user(username, locked=action == "lock")
+        else:
+            raise SimError("BDC_1129", "action must be change_password, lock or unlock")
+        changed = world.users_named(username)
+        if not changed:
+            raise SimError("BDC_1120", f"No user {username!r}")
+    except SimError as error:
+        return error_response(state, error, count=False)
+    state.world = world
+    return json_response({"users": [user_json(user) for user in changed]})
 
 
 def _family_store(state: SimState, params: dict[str, Any]) -> FamilyStore:
@@ -143,5 +180,6 @@ ROUTES = [
     Route("/_sim/faults", faults, methods=["GET", "POST"]),
     Route("/_sim/mfa/codes", mfa_codes, methods=["GET"]),
     Route("/_sim/reset", reset, methods=["POST"]),
+    Route("/_sim/users", users, methods=["POST"]),
     Route("/_sim/objects", objects, methods=["GET", "POST"]),
 ]

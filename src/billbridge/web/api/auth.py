@@ -94,7 +94,18 @@ async def link_bill(provider_config_key: str, request: Request, services: Servic
         raise
     _report_success(services, outcome)
     await _record(services, outcome.operation, outcome.connection.connection_id, provider_config_key, None)
+    await _remember_link(services, ctx, outcome)
     return {"connectionId": outcome.connection.connection_id, "providerConfigKey": provider_config_key}
+
+
+async def _remember_link(services: Services, ctx: ConnectContext, outcome: LinkOutcome) -> None:
+    """Note on the connect session what it linked: only that may then run the MFA step."""
+    try:
+        await services.connect_sessions.record_link(ctx.session.pk, outcome.connection.pk)
+    except NotFoundError:
+        # The session was ended, or the connection deleted, while BILL was asked: the link itself
+        # stands, and an ended session has no MFA step to allow.
+        log.info("connect_link_not_recorded", connection_id=outcome.connection.connection_id)
 
 
 def _report_success(services: Services, outcome: LinkOutcome) -> None:

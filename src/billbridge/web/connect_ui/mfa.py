@@ -2,7 +2,8 @@
 
 The page calls these after ``POST /auth/bill/...`` succeeded and the session or the deployment
 asks for an MFA-trusted BILL session (payments need one). The connect session token
-authenticates the call; only a connection this session linked may be challenged.
+authenticates the call; only a connection linked with that very token (recorded on the connect
+session by the linking endpoint) may be challenged.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class MfaCheck(MfaTarget):
 
 
 async def _target(services: Services, caller: ConnectContext, body: MfaTarget) -> Connection:
-    """Count the attempt, then find the connection the caller's session has just linked."""
+    """Count the attempt, then find the connection the caller's session linked."""
     if await services.connect_sessions.register_attempt(caller.token) > MAX_ATTEMPTS:
         raise ApiError(
             429,
@@ -63,13 +64,17 @@ def device_name(connection: Connection) -> str:
 
 
 @router.post("/challenge")
-async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: ServicesDep) -> dict[str, str]:
-    """Ask BILL to text a code to the user's phone.
+async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: ServicesDep) -> dict[str, str | bool]:
+    """Ask BILL to text a code to the user's phone, unless BILL already trusts this connection.
 
     Returns:
-        ``{"challengeId": ...}`` to send back with the code.
+        ``{"challengeId": ...}`` to send back with the code; or ``{"trusted": true,
+        "remembered": true}`` when the link signed in with a device BILL remembers (a reconnect of
+        the same user), so no code is needed.
     """
     conn = await _target(services, caller, body)
+    if conn.session.trusted and conn.credentials.remember_me_id is not None:
+        return {"trusted": True, "remembered": True}
     client = services.clients.for_integration(conn.provider_config_key)
     try:
         challenge_id = await services.keeper.call(conn, client.mfa_challenge)

@@ -30,6 +30,11 @@ async function sendCode({ again }) {
     fail(answer);
     return;
   }
+  if (answer.body && answer.body.trusted === true) {
+    // BILL remembers this device for this user (a reconnect): no code is needed.
+    flow.onDone(true);
+    return;
+  }
   flow.challengeId = answer.body.challengeId;
   $("mfa_code").value = "";
   $("mfa_code").focus();
