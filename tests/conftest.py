@@ -1,4 +1,7 @@
-"""Fixtures shared by every test package: an in-process BILL simulator and an HTTP client for it."""
+"""Fixtures shared by every test package: an in-process BILL simulator and an HTTP client for it.
+
+The database fixtures of ``fixtures_db`` are registered here as a plugin, so every package has them.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import pytest
 from starlette.applications import Starlette
 
 from billbridge.simulator import SimConfig, create_app
+
+pytest_plugins = ["fixtures_db"]
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ Every class carries ``code``, ``http_status`` and ``message``; none ever holds a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 
 class BillbridgeError(Exception):
@@ -117,15 +117,9 @@ class BillAPIError(BillbridgeError):
     default_code = "bill_error"
 
     def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        http_status: int | None = None,
-        request: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        self, message: str, *, errors: list[dict[str, Any]] | None = None, **context: Unpack[ErrorContext]
     ) -> None:
-        super().__init__(message, code=code, http_status=http_status, request=request)
+        super().__init__(message, **context)
         self.errors = errors or []
 
 
@@ -181,3 +175,11 @@ class FilterError(BadRequestError):
 
 class BillServerError(BillAPIError):
     default_code = "BDC_1001"
+
+
+class ErrorContext(TypedDict, total=False):
+    """The keyword arguments of ``BillbridgeError`` besides the message, for subclasses to pass on."""
+
+    code: str | None
+    http_status: int | None
+    request: str | None

@@ -20,6 +20,17 @@ GATEWAY = "https://gateway.test"
 FIXED_NOW = 1893493200.0
 
 
+def recording(status: int = 200, **answer: Any) -> tuple[list[httpx.Request], Handler]:
+    """A handler that keeps every request it gets and answers each ``httpx.Response(status, **answer)``."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, **answer)
+
+    return seen, handler
+
+
 def bill_error(code: str, message: str = "", *, status: int = 400) -> httpx.Response:
     """An error answer shaped as BILL's list of error objects."""
     body = [
@@ -84,6 +95,16 @@ class Demo:
     dev_key: str
     api_token: str
 
+    def login_args(self, **changes: Any) -> dict[str, Any]:
+        """Keyword arguments of ``BillClient.login`` for this user; ``changes`` replace or add some."""
+        fields = {
+            "username": self.username,
+            "password": self.password,
+            "organization_id": self.organization_id,
+            "dev_key": self.dev_key,
+        }
+        return {**fields, **changes}
+
 
 def demo_of(world: dict[str, Any]) -> Demo:
     """The demo credentials of a ``GET /_sim/world`` answer."""
@@ -119,18 +140,37 @@ def sim_bill_client(app: Starlette, **options: Any) -> BillClient:
 @pytest.fixture
 async def sim_client(sim_app: Starlette) -> AsyncIterator[BillClient]:
     """A BillClient over ``httpx.ASGITransport`` to ``sim_app``."""
-    client = sim_bill_client(sim_app)
-    yield client
-    await client.transport.aclose()
+    async with sim_bill_client(sim_app) as client:
+        yield client
+
+
+async def log_in(client: BillClient, demo: Demo, **changes: Any) -> SessionAuth:
+    """Log ``demo`` in (``changes`` as for :meth:`Demo.login_args`); the new session's auth."""
+    args = demo.login_args(**changes)
+    return (await client.login(**args)).auth(args["dev_key"])
+
+
+async def add_records(
+    sim_http: httpx.AsyncClient, demo: Demo, family: str, fields: dict[str, Any], *, count: int = 1
+) -> None:
+    """Add ``count`` records of ``family`` with ``fields`` to the demo organization, via ``/_sim/objects``."""
+    body = {
+        "action": "add",
+        "family": family,
+        "organization_id": demo.organization_id,
+        "fields": fields,
+        "count": count,
+    }
+    (await sim_http.post("/_sim/objects", json=body)).raise_for_status()
+
+
+async def sim_stats(sim_http: httpx.AsyncClient) -> dict[str, Any]:
+    """The simulator's ``GET /_sim/stats`` counters."""
+    answer: dict[str, Any] = (await sim_http.get("/_sim/stats")).json()
+    return answer
 
 
 @pytest.fixture
 async def session(sim_client: BillClient, demo: Demo) -> SessionAuth:
     """A live session of the demo user."""
-    result = await sim_client.login(
-        username=demo.username,
-        password=demo.password,
-        organization_id=demo.organization_id,
-        dev_key=demo.dev_key,
-    )
-    return result.auth(demo.dev_key)
+    return await log_in(sim_client, demo)

@@ -169,3 +169,78 @@ async def test_refused_connections_are_not_sent_and_retried() -> None:
         assert len(sleeps.delays) == 2
     finally:
         await client.aclose()
+
+
+async def _add_big_vendors(control: httpx.AsyncClient, demo: Demo, *, count: int = 40) -> None:
+    # 40 vendors of ~70 KB each: a page of them is a few MB, like a document download.
+    added = await control.post(
+        "/_sim/objects",
+        json={
+            "action": "add",
+            "family": "vendors",
+            "organization_id": demo.organization_id,
+            "count": count,
+            "fields": {"name": "Bulky Vendor", "description": "x" * 70_000},
+        },
+    )
+    added.raise_for_status()
+
+
+async def test_a_large_page_streams_in_bounded_chunks(
+    live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    await _add_big_vendors(control, live_demo)
+    auth = await sign_in(live_client, live_demo)
+    whole = await live_client.send("GET", "/v3/vendors", auth=auth, params=[("max", "100")])
+    chunks: list[bytes] = []
+    async with live_client.stream("GET", "/v3/vendors", auth=auth, params=[("max", "100")]) as answer:
+        assert answer.status == 200
+        assert answer.body is None
+        assert answer.length == len(whole.body)
+        assert live_client.limits.in_flight(*auth.limit_key) == 1
+        while chunk := await answer.next_chunk():
+            chunks.append(chunk)
+    assert live_client.limits.in_flight(*auth.limit_key) == 0
+    assert len(whole.body) > 2_000_000
+    assert b"".join(chunks) == whole.body
+    assert max(len(c) for c in chunks) < len(whole.body) // 2
+
+
+async def test_an_abandoned_stream_frees_the_slot_and_the_pool_stays_usable(
+    live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    await _add_big_vendors(control, live_demo)
+    auth = await sign_in(live_client, live_demo)
+    async with live_client.stream("GET", "/v3/vendors", auth=auth, params=[("max", "100")]) as answer:
+        assert await answer.next_chunk()
+    assert live_client.limits.in_flight(*auth.limit_key) == 0
+    again = await live_client.send("GET", "/v3/vendors", auth=auth, params=[("max", "1")])
+    assert again.status == 200
+
+
+async def test_small_and_error_answers_stream_whole(live_client: BillClient, live_demo: Demo) -> None:
+    auth = await sign_in(live_client, live_demo)
+    async with live_client.stream("GET", "/v3/vendors", auth=auth, params=[("max", "2")]) as small:
+        assert small.body is not None
+        assert small.body.startswith(b'{"results":[')
+    async with live_client.stream("GET", "/v3/vendors/00900000000000000000", auth=auth) as missing:
+        assert missing.status == 404
+        error = live_client.parse_error(missing.raw())
+        assert error is not None
+        assert error.code == "BDC_1120"
+
+
+async def test_a_silent_bill_times_out_while_streaming(
+    live_sim: str, live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    auth = await sign_in(live_client, live_demo)
+    client = BillClient(environment("sandbox", live_sim), timeout=0.3, max_retries=0)
+    try:
+        await control.post("/_sim/faults", json={"timeout_rate": 1.0, "timeout_seconds": 1})
+        with pytest.raises(BillTransportError) as caught:
+            async with client.stream("GET", "/v3/vendors", auth=auth):
+                pass
+        assert caught.value.code == TIMED_OUT
+        assert client.limits.in_flight(*auth.limit_key) == 0
+    finally:
+        await client.aclose()

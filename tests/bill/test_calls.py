@@ -10,18 +10,14 @@ from pydantic import SecretStr
 from billbridge.bill import ApiTokenAuth, Filter, SessionAuth, Sort
 from billbridge.errors import BillAPIError, ValidationError
 
-from .conftest import MockClientFactory
+from .conftest import MockClientFactory, recording
 
 AUTH = SessionAuth(SecretStr("dev-key-1"), SecretStr("session-1"), "00801ABCDEFGHIJKLMNO")
 TOKEN = ApiTokenAuth(SecretStr("api-token-1"), "00801ABCDEFGHIJKLMNO")
 
 
 async def test_request_sends_auth_json_and_query(mock_client: MockClientFactory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"id": "009x"})
+    seen, handler = recording(json={"id": "009x"})
 
     client, _ = await mock_client(handler)
     answer = await client.request(
@@ -38,11 +34,7 @@ async def test_request_sends_auth_json_and_query(mock_client: MockClientFactory)
 
 
 async def test_filters_reach_bill_encoded(mock_client: MockClientFactory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"results": []})
+    seen, handler = recording(json={"results": []})
 
     client, _ = await mock_client(handler)
     pages = [
@@ -63,11 +55,7 @@ async def test_filters_reach_bill_encoded(mock_client: MockClientFactory) -> Non
 
 
 async def test_spend_paths_take_the_api_token(mock_client: MockClientFactory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"results": []})
+    seen, handler = recording(json={"results": []})
 
     client, _ = await mock_client(handler)
     await client.request("GET", "/v3/spend/users", auth=TOKEN)
@@ -90,11 +78,7 @@ async def test_paths_must_be_v3(mock_client: MockClientFactory, path: str) -> No
 
 
 async def test_send_replaces_caller_auth_headers(mock_client: MockClientFactory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(404, content=b'[{"code":"BDC_1120","message":"No data found."}]')
+    seen, handler = recording(404, content=b'[{"code":"BDC_1120","message":"No data found."}]')
 
     client, _ = await mock_client(handler)
     raw = await client.send(
@@ -175,26 +159,17 @@ async def test_a_list_answer_without_results_is_an_error(mock_client: MockClient
 
 @pytest.mark.parametrize("bad", [0, 101])
 async def test_max_is_validated_before_anything_is_sent(mock_client: MockClientFactory, bad: int) -> None:
-    calls: list[int] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(1)
-        return httpx.Response(200, json={"results": []})
-
+    seen, handler = recording(json={"results": []})
     client, _ = await mock_client(handler)
     with pytest.raises(ValidationError) as caught:
         client.iterate("vendors", auth=AUTH, max=bad)
     assert caught.value.field == "max"
-    assert calls == []
+    assert seen == []
 
 
 async def test_login_result_hides_the_session(mock_client: MockClientFactory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        answer = {"sessionId": "sess-secret-1", "organizationId": "008a", "userId": "006b", "trusted": False}
-        return httpx.Response(200, json=answer)
+    answer = {"sessionId": "sess-secret-1", "organizationId": "008a", "userId": "006b", "trusted": False}
+    seen, handler = recording(json=answer)
 
     client, _ = await mock_client(handler)
     result = await client.login(

@@ -10,7 +10,7 @@ import pytest
 from billbridge.bill import BillClient, SessionAuth
 from billbridge.errors import BadRequestError, MfaError, UntrustedSessionError
 
-from .conftest import Demo
+from .conftest import Demo, log_in, sim_stats
 
 BANK = {
     "nameOnAccount": "Ops",
@@ -25,11 +25,6 @@ async def code_for(sim_http: httpx.AsyncClient, pending_id: str) -> str:
     return str(next(c["code"] for c in codes if c["id"] == pending_id))
 
 
-async def stats(sim_http: httpx.AsyncClient) -> dict[str, Any]:
-    answer: dict[str, Any] = (await sim_http.get("/_sim/stats")).json()
-    return answer
-
-
 async def test_untrusted_session_is_refused_once_without_retry(
     sim_client: BillClient, session: SessionAuth, sim_http: httpx.AsyncClient
 ) -> None:
@@ -37,7 +32,7 @@ async def test_untrusted_session_is_refused_once_without_retry(
         await sim_client.request("POST", "/v3/funding-accounts/banks", auth=session, json=BANK)
     assert caught.value.code == "BDC_1361"
     assert caught.value.http_status == 403
-    counts = await stats(sim_http)
+    counts = await sim_stats(sim_http)
     assert counts["errors"] == {"BDC_1361": 1}
     assert counts["logins"] == 1  # no re-login either
 
@@ -61,35 +56,16 @@ async def test_challenge_trusts_the_session_and_remember_me_trusts_later_logins(
     created = await sim_client.request("POST", "/v3/funding-accounts/banks", auth=session, json=BANK)
     assert created["id"].startswith("bac")
 
-    trusted = await sim_client.login(
-        username=demo.username,
-        password=demo.password,
-        organization_id=demo.organization_id,
-        dev_key=demo.dev_key,
-        remember_me_id=remember_me_id,
-        device="office-laptop",
-    )
+    trusted = await sim_client.login(**demo.login_args(remember_me_id=remember_me_id, device="office-laptop"))
     assert trusted.trusted is True
     # The remember-me ID is bound to its device.
     other_device = await sim_client.login(
-        username=demo.username,
-        password=demo.password,
-        organization_id=demo.organization_id,
-        dev_key=demo.dev_key,
-        remember_me_id=remember_me_id,
-        device="someone-else",
+        **demo.login_args(remember_me_id=remember_me_id, device="someone-else")
     )
     assert other_device.trusted is False
 
     # Step-up makes a fresh untrusted session trusted without logging in again.
-    plain = (
-        await sim_client.login(
-            username=demo.username,
-            password=demo.password,
-            organization_id=demo.organization_id,
-            dev_key=demo.dev_key,
-        )
-    ).auth(demo.dev_key)
+    plain = await log_in(sim_client, demo)
     with pytest.raises(UntrustedSessionError):
         await sim_client.request("POST", "/v3/funding-accounts/banks", auth=plain, json=BANK)
     await sim_client.mfa_step_up(plain, remember_me_id=remember_me_id, device="office-laptop")
@@ -115,14 +91,9 @@ async def test_phone_setup_then_challenge(
 ) -> None:
     org = sim_world["organizations"][0]
     user = next(u for u in org["users"] if not u["mfa_phone"] and not u["locked"])
-    auth = (
-        await sim_client.login(
-            username=user["username"],
-            password=user["password"],
-            organization_id=org["id"],
-            dev_key=demo.dev_key,
-        )
-    ).auth(demo.dev_key)
+    auth = await log_in(
+        sim_client, demo, username=user["username"], password=user["password"], organization_id=org["id"]
+    )
     with pytest.raises(BadRequestError):
         await sim_client.mfa_challenge(auth)  # no phone registered yet
     setup_id = await sim_client.mfa_setup(auth, phone="+1 555 010 9999", type="TEXT")

@@ -94,12 +94,7 @@ async def test_wrong_password_and_locked_user(
     sim_client: BillClient, demo: Demo, sim_world: dict[str, Any]
 ) -> None:
     with pytest.raises(InvalidCredentialsError, match="sandbox environment"):
-        await sim_client.login(
-            username=demo.username,
-            password="not-the-password",
-            organization_id=demo.organization_id,
-            dev_key=demo.dev_key,
-        )
+        await sim_client.login(**demo.login_args(password="not-the-password"))
     locked = [
         (org["id"], user) for org in sim_world["organizations"] for user in org["users"] if user["locked"]
     ]
@@ -111,9 +106,7 @@ async def test_wrong_password_and_locked_user(
             username=user["username"], password=user["password"], organization_id=org_id, dev_key=key
         )
     with pytest.raises(BadRequestError) as caught:
-        await sim_client.login(
-            username=demo.username, password=demo.password, organization_id="12345", dev_key=demo.dev_key
-        )
+        await sim_client.login(**demo.login_args(organization_id="12345"))
     assert caught.value.code == "BDC_1123"
 
 
@@ -125,38 +118,20 @@ async def test_credentials_of_the_other_environment_are_refused_with_a_message_t
         transport=httpx.ASGITransport(app=production), base_url="http://sim"
     ) as http:
         prod = demo_of((await http.get("/_sim/world")).json())
-    client = sim_bill_client(production)
-    try:
+    async with sim_bill_client(production) as client:
         # Sandbox developer key in production: the key is unknown there.
         with pytest.raises(InvalidDevKeyError) as key_error:
-            await client.login(
-                username=demo.username,
-                password=demo.password,
-                organization_id=demo.organization_id,
-                dev_key=demo.dev_key,
-            )
+            await client.login(**demo.login_args())
         assert key_error.value.code == "BDC_1102"
         assert "developer key in the sandbox environment" in str(key_error.value)
         assert "other BILL environment" in str(key_error.value)
         # A production key with the sandbox user: BILL knows neither the user nor the organization.
         with pytest.raises(InvalidCredentialsError) as user_error:
-            await client.login(
-                username=demo.username,
-                password=demo.password,
-                organization_id=demo.organization_id,
-                dev_key=prod.dev_key,
-            )
+            await client.login(**demo.login_args(dev_key=prod.dev_key))
         assert user_error.value.code == "BDC_1101"
         assert "username or password" in str(user_error.value)
         assert "other BILL environment" in str(user_error.value)
         assert demo.password not in str(user_error.value) + repr(user_error.value)
         # The production world's own credentials work there.
-        result = await client.login(
-            username=prod.username,
-            password=prod.password,
-            organization_id=prod.organization_id,
-            dev_key=prod.dev_key,
-        )
+        result = await client.login(**prod.login_args())
         assert result.organization_id == prod.organization_id
-    finally:
-        await client.transport.aclose()

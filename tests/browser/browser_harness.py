@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.server
-import socket
-import subprocess
+import signal
 import sys
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Locator, Page, Request
+
+from support.processes import LOOPBACK, Running, start, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -33,59 +33,37 @@ SANDBOX = "bill-sandbox"
 TOKEN_PREFIX = "nango_connect_session_"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
-    """One server process and the file its output goes to."""
+    """One server process on a loopback port."""
 
-    name: str
     url: str
-    process: subprocess.Popen[bytes]
-    log: Path
+    running: Running
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.running.text()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        self.running.stop(sig=signal.SIGTERM, timeout=10)
 
 
 def start_server(
-    name: str, command: list[str], *, port: int, env: dict[str, str], work: Path, ready: str
+    name: str, command: list[str], *, port: int, env: Mapping[str, str], work: Path, ready: str
 ) -> Server:
-    """Run ``billbridge <command> --host 127.0.0.1 --port <port>``; wait (60 s at most) for ``ready``."""
-    args = [command[0], "--host", "127.0.0.1", "--port", str(port), *command[1:]]
-    url = f"http://127.0.0.1:{port}"
-    log = work / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).parent / "serve.py"), *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=work,
-        )
-    server = Server(name, url, process, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.output()[-4000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + ready, timeout=2).status_code < 500:
-                return server
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"{name} did not start within 60 s:\n{server.output()[-4000:]}")
+    """Run ``billbridge <command> --host 127.0.0.1 --port <port>`` until ``ready`` (a path) answers.
+
+    ``env`` holds the BILLBRIDGE_ settings; the output goes to ``<work>/<name>.log``.
+    """
+    args = [command[0], "--host", LOOPBACK, "--port", str(port), *command[1:]]
+    launcher = [sys.executable, str(Path(__file__).parent / "serve.py"), *args]
+    running = start(launcher, log=work / f"{name}.log", ready="listening on", env=env)
+    server = Server(f"http://{LOOPBACK}:{port}", running)
+    try:
+        wait_http(server.url + ready, process=running.process, log=running.log, timeout=60)
+    except AssertionError:
+        server.stop()
+        raise
+    return server
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,29 +18,29 @@ from browser_harness import (
     HostHandler,
     Server,
     Stack,
-    free_port,
     start_server,
 )
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from billbridge.cli.demo import demo_credentials
+from support.processes import free_port
 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A sandbox and a production simulator, and billbridge pointed at them, on loopback ports."""
     work = tmp_path_factory.mktemp("browser-stack")
-    plain = {k: v for k, v in os.environ.items() if not k.startswith("BILLBRIDGE_")}
     servers: list[Server] = []
     try:
         for name, environment in (("simulator", "sandbox"), ("production", "production")):
             command = ["simulator", "--records", "5", "--environment", environment]
             servers.append(
-                start_server(name, command, port=free_port(), env=plain, work=work, ready="/_sim/world")
+                start_server(name, command, port=free_port(), env={}, work=work, ready="/_sim/world")
             )
         sim, prod = servers
         port = free_port()
         (work / "data").mkdir()
         env = {
-            **plain,
             "BILLBRIDGE_DATA_DIR": str(work / "data"),
             "BILLBRIDGE_SECRET_KEY": SECRET_KEY,
             "BILLBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
@@ -50,15 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         bb = start_server("billbridge", ["serve"], port=port, env=env, work=work, ready="/health")
         servers.append(bb)
-        world = httpx.get(sim.url + "/_sim/world", timeout=10).json()
-        org = world["organizations"][0]
-        user = org["users"][0]
-        credentials = {
-            "username": user["username"],
-            "password": user["password"],
-            "organization_id": org["id"],
-            "dev_key": world["dev_keys"][0]["key"],
-        }
+        credentials = demo_credentials(httpx.get(sim.url + "/_sim/world", timeout=10).json())
         headers = {"Authorization": f"Bearer {SECRET_KEY}"}
         with httpx.Client(base_url=bb.url, headers=headers, timeout=30) as api:
             yield Stack(sim, prod, bb, work / "data", credentials, api)

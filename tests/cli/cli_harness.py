@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from billbridge.cli.demo import demo_credentials
+
 
 @dataclass
 class SimServer:
@@ -20,10 +22,4 @@ class SimServer:
         return stats
 
     def demo(self) -> dict[str, str]:
-        org = self.world["organizations"][0]
-        return {
-            "username": org["users"][0]["username"],
-            "password": org["users"][0]["password"],
-            "organization_id": org["id"],
-            "dev_key": self.world["dev_keys"][0]["key"],
-        }
+        return demo_credentials(self.world)

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-
-# The shared fixtures module lives in tests/; pytest puts only this directory on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from keeper_harness import Harness
 
-import fixtures_db
 from billbridge.simulator import SimConfig, create_app
 from billbridge.store import Connection, Database, Keyring
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Same effect as `pytest_plugins = ["fixtures_db"]`, which only a top-level conftest may declare.
-    if not config.pluginmanager.has_plugin("fixtures_db"):
-        config.pluginmanager.register(fixtures_db, "fixtures_db")
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ import sys
 import httpx
 import pytest
 from keeper_harness import OffsetClock, integrations, link_connection, world_credentials
-from keeper_processes import WORKER, child_env, simulator_process
+from keeper_processes import WORKER, simulator_process
 
 from billbridge.connections import BillClients
 from billbridge.store import ConnectionRepository, Keyring, create_database
 from fixtures_db import TEST_KEY_LINE
+from support.processes import child_env
 
 CALLERS = 100
 IDLE = 36 * 60

@@ -3,18 +3,15 @@ each a real process on a loopback port, driven by Nango's official Node clients.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from e2e_stack import BILLBRIDGE, RECORDS, Stack
+from node_drivers import NODE_DIR
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from e2e_stack import BILLBRIDGE, RECORDS, Stack, closed_port
-from processes import NODE_DIR, start, wait_http
+from support.processes import free_port, start, wait_http
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "BILLBRIDGE_DATA_DIR": str(data_dir),
             "BILLBRIDGE_SECRET_KEY": secret_key,
             "BILLBRIDGE_BILL_SANDBOX_URL": sim,
-            "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{closed_port()}",
+            "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
             "BILLBRIDGE_WEBHOOK_URL": f"http://127.0.0.1:{receiver.ready.group(1)}/hooks",
             "BILLBRIDGE_LOG_LEVEL": "DEBUG",
         },

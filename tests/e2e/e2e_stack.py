@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from processes import Running
+from billbridge.cli.demo import demo_credentials
+from support.processes import Running
 
 BILLBRIDGE = str(Path(sys.executable).parent / "billbridge")
 RECORDS = 120
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (BILL unreachable)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -39,13 +31,7 @@ class Stack:
 
     @property
     def demo(self) -> dict[str, str]:
-        org = self.world["organizations"][0]
-        return {
-            "username": org["users"][0]["username"],
-            "password": org["users"][0]["password"],
-            "organization_id": org["id"],
-            "dev_key": self.world["dev_keys"][0]["key"],
-        }
+        return demo_credentials(self.world)
 
     def node_env(self) -> dict[str, str]:
         return {

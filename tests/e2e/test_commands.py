@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_stack import BILLBRIDGE, closed_port
-from processes import clean_environ, start, wait_http
+from e2e_stack import BILLBRIDGE
+
+from support.processes import clean_environ, free_port, start, wait_http
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +88,7 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(tmp_path: Path) -> Non
 
 
 def test_demo_prints_lines_that_link_and_proxy_as_written(tmp_path: Path) -> None:
-    port, sim_port = closed_port(), closed_port()
+    port, sim_port = free_port(), free_port()
     demo = start(
         [BILLBRIDGE, "demo", "--port", str(port), "--sim-port", str(sim_port), "--records", "12"],
         log=tmp_path / "demo.log",

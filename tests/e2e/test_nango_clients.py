@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e_stack import RECORDS, Stack
-from processes import run_node
+from node_drivers import run_node
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_stack import closed_port
-from processes import clean_environ
+
+from support.processes import clean_environ, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def test_link_your_first_account_works_as_written(tmp_path: Path) -> None:
     script = _first_account_script()
     assert "8111" in script
     assert "3003" in script
-    script = script.replace("8111", str(closed_port())).replace("3003", str(closed_port()))
+    script = script.replace("8111", str(free_port())).replace("3003", str(free_port()))
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
 
     # Its own process group, so the servers it starts in the background die with it if it fails.

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billbridge.simulator import SimConfig
+from support.filters import matches
 
 from .support import Demo, client_for, error_code, sign_in
 
@@ -174,20 +175,7 @@ SORTS = ["name", "createdTime", "updatedTime", "archived", "email"]
 
 
 def python_filter(records: list[dict[str, Any]], field: str, op: str, value: Any) -> list[dict[str, Any]]:
-    def test(actual: Any) -> bool:
-        return {
-            "eq": lambda: actual == value,
-            "ne": lambda: actual != value,
-            "gt": lambda: actual > value,
-            "gte": lambda: actual >= value,
-            "lt": lambda: actual < value,
-            "lte": lambda: actual <= value,
-            "in": lambda: actual in value,
-            "nin": lambda: actual not in value,
-            "sw": lambda: actual.startswith(value),
-        }[op]()
-
-    return [r for r in records if test(r[field])]
+    return [r for r in records if matches(op, r[field], value)]
 
 
 @st.composite

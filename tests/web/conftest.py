@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-
-# tests/ holds the shared fixtures module; pytest puts only this directory on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from web_harness import SECRET_KEY, Api, WebhookReceiver, make_settings, running_app
 
+from billbridge.cli.demo import demo_credentials
 from billbridge.simulator import SimConfig, create_app
-
-# Every database fixture of the shared module, whatever names it grows.
-from fixtures_db import *  # noqa: F403
 from fixtures_db import TEST_KEY_LINE
 
 
@@ -70,15 +63,7 @@ def demo_form(sim_world: dict[str, Any]) -> Callable[..., dict[str, str]]:
     """The link body with the simulator's demo credentials; keyword arguments replace fields."""
 
     def build(**changes: str) -> dict[str, str]:
-        org = sim_world["organizations"][0]
-        body = {
-            "username": org["users"][0]["username"],
-            "password": org["users"][0]["password"],
-            "organization_id": org["id"],
-            "dev_key": sim_world["dev_keys"][0]["key"],
-        }
-        body.update(changes)
-        return body
+        return {**demo_credentials(sim_world), **changes}
 
     return build
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from web_harness import SANDBOX_GATEWAY, Api
+import uvicorn
+from pydantic import SecretStr
+from web_harness import PUBLIC_URL, SANDBOX_GATEWAY, SECRET_KEY, Api, make_settings
+
+from billbridge.simulator import SimConfig
+from billbridge.simulator import create_app as create_sim_app
+from billbridge.web import create_app
+from fixtures_db import TEST_KEY_LINE
 
 Form = Callable[..., dict[str, str]]
+BULKY = {"name": "Bulky Vendor", "description": "x" * 70_000}  # 40 of them: a page of ~2.8 MB
 
 
 def _ids(connection_id: str, key: str = "bill-sandbox") -> dict[str, str]:
@@ -144,3 +160,202 @@ async def test_patch_and_delete_methods_pass_through(api: Api, linked: str) -> N
     # BILL archives instead of deleting vendors; its own refusal comes back as it was sent.
     assert removed.status_code == 404
     assert removed.json()[0]["code"] == "BDC_1121"
+
+
+async def test_a_large_answer_passes_the_in_process_transport_too(api: Api, linked: str) -> None:
+    added = await api.sim.post(
+        "/_sim/objects", json={"action": "add", "family": "vendors", "count": 30, "fields": BULKY}
+    )
+    added.raise_for_status()
+
+    response = await api.client.get("/proxy/v3/vendors", params={"max": "100"}, headers=_ids(linked))
+
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(response.content) > 2_000_000
+    bulky = [v for v in response.json()["results"] if v["name"] == "Bulky Vendor"]
+    assert len(bulky) == 30
+    assert all(v["description"] == BULKY["description"] for v in bulky)
+
+
+# --- streaming: the default aiohttp transport against a simulator on a loopback port -----------
+
+
+@pytest.fixture(scope="module")
+def live_sim() -> Iterator[str]:
+    """A simulator served by uvicorn in a background thread; yields its gateway root."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    app = create_sim_app(SimConfig(records=5, organizations=1))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+@dataclass
+class Live:
+    """billbridge's app (default aiohttp transport) pointed at the live simulator, one linked org."""
+
+    app: Any
+    sim: httpx.AsyncClient
+    connection_id: str
+    dev_key: str
+    organization_id: str
+
+    def in_flight(self) -> int:
+        return int(self.app.state.services.clients.limits.in_flight(self.dev_key, self.organization_id))
+
+
+@pytest.fixture
+async def live(live_sim: str, sqlite_database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+    settings = make_settings(
+        tmp_path,
+        database_url=sqlite_database_url,
+        encryption_key=SecretStr(TEST_KEY_LINE),
+        bill_sandbox_url=live_sim,
+    )
+    app = create_app(settings)
+    auth = {"Authorization": f"Bearer {SECRET_KEY}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL, headers=auth) as api,
+        httpx.AsyncClient(base_url=live_sim) as sim,
+    ):
+        (await sim.post("/_sim/reset")).raise_for_status()
+        world = (await sim.get("/_sim/world")).json()
+        org, key = world["organizations"][0], world["dev_keys"][0]["key"]
+        added = await sim.post(
+            "/_sim/objects", json={"action": "add", "family": "vendors", "count": 40, "fields": BULKY}
+        )
+        added.raise_for_status()
+        token = (await api.post("/connect/sessions", json={"end_user": {"id": "u1"}})).json()["data"]["token"]
+        form = {"username": org["users"][0]["username"], "password": org["users"][0]["password"]}
+        linked = await api.post(
+            "/auth/bill/bill-sandbox",
+            params={"connect_session_token": token},
+            json={**form, "organization_id": org["id"], "dev_key": key},
+        )
+        assert linked.status_code == 200, linked.text
+        yield Live(app, sim, linked.json()["connectionId"], key, org["id"])
+
+
+@dataclass
+class Caller:
+    """Drives the ASGI app as a server would, recording what it sends; can leave mid-body."""
+
+    leave_after_chunks: int | None = None
+    started: dict[str, Any] = field(default_factory=dict)
+    chunks: list[bytes] = field(default_factory=list)
+    completed: bool = False
+    sends_after_leaving: int = 0
+    _gone: asyncio.Event = field(default_factory=asyncio.Event)
+    _asked: bool = False
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._asked:
+            self._asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self._gone.is_set():
+            self.sends_after_leaving += 1
+            return  # as uvicorn does once the client has left
+        if message["type"] == "http.response.start":
+            self.started = message
+            return
+        if message["body"]:
+            self.chunks.append(message["body"])
+        self.completed = not message.get("more_body", False)
+        if self.completed:
+            self._gone.set()  # servers report a disconnect once the response is over
+        elif self.leave_after_chunks is not None and len(self.chunks) >= self.leave_after_chunks:
+            self._gone.set()
+            # The write yields long enough for the app to notice the disconnect and stop relaying.
+            await asyncio.sleep(0.2)
+
+    async def get(self, app: Any, live: Live, query: bytes = b"max=100") -> None:
+        headers = [
+            (b"authorization", f"Bearer {SECRET_KEY}".encode()),
+            (b"connection-id", live.connection_id.encode()),
+            (b"provider-config-key", b"bill-sandbox"),
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/proxy/v3/vendors",
+            "raw_path": b"/proxy/v3/vendors",
+            "query_string": query,
+            "root_path": "",
+            "headers": headers,
+            "server": ("bb.test", 80),
+            "client": ("127.0.0.1", 5000),
+            "app": app,
+        }
+        async with asyncio.timeout(30):
+            await app(scope, self.receive, self.send)
+
+
+async def test_a_large_answer_streams_through_the_proxy_intact(live: Live) -> None:
+    direct = await live.sim.get("/_sim/objects", params={"family": "vendors"})
+    caller = Caller()
+    await caller.get(live.app, live)
+
+    body = b"".join(caller.chunks)
+    assert caller.started["status"] == 200
+    assert caller.completed
+    declared = dict(caller.started["headers"])[b"content-length"]
+    assert int(declared) == len(body) > 2_000_000
+    assert [v["id"] for v in httpx.Response(200, content=body).json()["results"]] == [
+        v["id"] for v in direct.json()["results"]
+    ][:100]
+    # Relayed as it came, never held whole: many writes, none near the size of the body.
+    assert len(caller.chunks) >= 4
+    assert max(len(chunk) for chunk in caller.chunks) < len(body) // 4
+    assert live.in_flight() == 0
+
+
+async def test_a_caller_leaving_mid_body_frees_the_slot(live: Live) -> None:
+    caller = Caller(leave_after_chunks=1)
+    await caller.get(live.app, live)
+
+    assert caller.started["status"] == 200
+    assert not caller.completed
+    assert len(caller.chunks) == 1
+    assert caller.sends_after_leaving == 0  # the relay stopped: BILL's body was not read on
+    assert live.in_flight() == 0
+    again = Caller()
+    await again.get(live.app, live, query=b"max=1")
+    assert again.completed
+    assert again.started["status"] == 200
+
+
+async def test_small_and_error_answers_are_sent_whole(live: Live) -> None:
+    small = Caller()
+    await small.get(live.app, live, query=b"max=1")
+    missing = Caller()
+    await missing.get(live.app, live, query=b"max=1000")
+
+    assert len(small.chunks) == 1
+    assert missing.started["status"] == 400
+    assert len(missing.chunks) == 1
+    assert b"BDC_" in missing.chunks[0]
+    assert live.in_flight() == 0

@@ -1,21 +1,23 @@
-"""Generic BILL calls: ``request`` (JSON in, JSON out, errors raised), ``send`` (raw, for the
-proxy), and the list walkers ``pages`` and ``iterate``."""
+"""Generic BILL calls: ``request`` (JSON in, JSON out, errors raised), ``send`` and ``stream`` (raw,
+for the proxy), and the list walkers ``pages`` and ``iterate``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Final
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Final, Required, TypedDict, Unpack
 
 import orjson
 
 from billbridge.bill.answers import decode_json, parse_error
 from billbridge.bill.auth import ApiTokenAuth, Auth
-from billbridge.bill.exchange import Api, ClientCore, encode_query
+from billbridge.bill.exchange import Api, encode_query
 from billbridge.bill.objects import ObjectFamily, family
 from billbridge.bill.pagination import Page, walk_pages
 from billbridge.bill.query import Filters, Sorts, list_params
 from billbridge.bill.retry import is_replay_safe
-from billbridge.bill.transport import RawResponse
+from billbridge.bill.streaming import StreamingCore
+from billbridge.bill.transport import RawResponse, StreamedResponse
 from billbridge.errors import BillAPIError, ValidationError
 
 Params = Mapping[str, Any] | Sequence[tuple[str, str]]
@@ -59,7 +61,7 @@ def list_path(path_or_family: str | ObjectFamily) -> str:
     return family(path_or_family).path
 
 
-class ApiCalls(ClientCore):
+class ApiCalls(StreamingCore):
     """The generic calls every BILL endpoint can be reached with."""
 
     async def request(
@@ -145,10 +147,7 @@ class ApiCalls(ClientCore):
             ValidationError: a malformed path or an auth that does not fit the path.
         """
         method = method.upper()
-        _check_auth(path, auth, api)
-        url = self.url(path, encode_query(params) if params else "", api=api)
-        merged = {k: v for k, v in headers.items() if k.lower() not in _AUTH_HEADERS} if headers else {}
-        merged.update(auth.headers)
+        url, merged = self._outgoing(path, auth=auth, params=params, headers=headers, api=api)
         return await self.exchange(
             method,
             url,
@@ -159,6 +158,53 @@ class ApiCalls(ClientCore):
             retries=retries,
             replay_safe=is_replay_safe(method, path),
         )
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: Auth,
+        params: Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        retries: int = 0,
+        api: Api = "connect",
+    ) -> AbstractAsyncContextManager[StreamedResponse]:
+        """:meth:`send`, with a successful answer's body streamed rather than read whole.
+
+        ``async with client.stream(...) as answer:`` yields once BILL's headers are in. Error
+        answers come read whole (``answer.body``), so :meth:`parse_error` works on
+        ``answer.raw()``; a success may still be arriving (``answer.next_chunk()``). The
+        in-flight slot is held until the block ends. Raises as :meth:`send` does.
+        """
+        method = method.upper()
+        url, merged = self._outgoing(path, auth=auth, params=params, headers=headers, api=api)
+        return self.exchange_stream(
+            method,
+            url,
+            label=f"{method} {path}",
+            headers=merged,
+            content=content,
+            limit_key=auth.limit_key,
+            retries=retries,
+            replay_safe=is_replay_safe(method, path),
+        )
+
+    def _outgoing(
+        self,
+        path: str,
+        *,
+        auth: Auth,
+        params: Sequence[tuple[str, str]] | None,
+        headers: Mapping[str, str] | None,
+        api: Api,
+    ) -> tuple[str, dict[str, str]]:
+        _check_auth(path, auth, api)
+        url = self.url(path, encode_query(params) if params else "", api=api)
+        merged = {k: v for k, v in headers.items() if k.lower() not in _AUTH_HEADERS} if headers else {}
+        merged.update(auth.headers)
+        return url, merged
 
     def parse_error(self, raw: RawResponse, *, request: str | None = None) -> BillAPIError | None:
         """The exception a raw answer stands for (None for a success)."""
@@ -196,17 +242,20 @@ class ApiCalls(ClientCore):
         return walk_pages(fetch, max=max, sort=sort, filters=filters, page=page, request=f"GET {path}")
 
     def iterate(
-        self,
-        path_or_family: str | ObjectFamily,
-        *,
-        auth: Auth,
-        max: int = 100,
-        sort: Sorts | None = None,
-        filters: Filters | None = None,
-        page: str | None = None,
+        self, path_or_family: str | ObjectFamily, **options: Unpack[ListOptions]
     ) -> AsyncIterator[dict[str, Any]]:
         """Iterate over every record of a list (arguments as for :meth:`pages`)."""
-        return _records(self.pages(path_or_family, auth=auth, max=max, sort=sort, filters=filters, page=page))
+        return _records(self.pages(path_or_family, **options))
+
+
+class ListOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`ApiCalls.pages`, which :meth:`ApiCalls.iterate` passes on."""
+
+    auth: Required[Auth]
+    max: int
+    sort: Sorts | None
+    filters: Filters | None
+    page: str | None
 
 
 async def _records(pages: AsyncIterator[Page]) -> AsyncIterator[dict[str, Any]]:

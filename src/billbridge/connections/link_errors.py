@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, NamedTuple
 
 from billbridge.errors import (
     AccountLockedError,
@@ -66,6 +67,70 @@ def _labels(environment: str) -> tuple[str, str, str]:
     return "BILL's sandbox", "production", "the sandbox"
 
 
+class _Refusal(NamedTuple):
+    """A refusal a person can fix: BILL's code (or the client's class for it), the field, the words.
+
+    ``{here}``, ``{other}`` and ``{in_here}`` in the words are the labels of :func:`_labels`.
+    """
+
+    code: str
+    error: type[BillAPIError] | None
+    field: str
+    words: str
+
+
+# Checked in this order: the first that matches words the refusal.
+_REFUSALS: Final = (
+    _Refusal(
+        "BDC_1101",
+        InvalidCredentialsError,
+        "password",
+        "The username or password was not accepted by {here}. "
+        "Credentials from {other} do not work in {in_here}.",
+    ),
+    _Refusal(
+        "BDC_1103",
+        None,
+        "dev_key",
+        "The developer key is inactive. Use an active developer key of this organization, "
+        "or ask its BILL administrator to create one.",
+    ),
+    _Refusal(
+        "BDC_1102",
+        InvalidDevKeyError,
+        "dev_key",
+        "The developer key is not valid for {here}. A developer key works in one environment "
+        "only: use the key issued for {in_here}.",
+    ),
+    _Refusal(
+        "BDC_1107",
+        None,
+        "organization_id",
+        "This BILL organization is locked. An administrator must unlock it in BILL, then link again.",
+    ),
+    _Refusal(
+        "BDC_1111",
+        None,
+        "username",
+        "This user is not active in the BILL organization. Ask an administrator of the "
+        "organization to activate the user, or sign in as another user.",
+    ),
+    _Refusal(
+        "BDC_1110",
+        AccountLockedError,
+        "username",
+        "This BILL sign-in is locked after too many attempts. Sign in to BILL's website to unlock "
+        "it (or reset the password), then link again.",
+    ),
+    _Refusal(
+        "BDC_1123",
+        None,
+        "organization_id",
+        "{here} does not know this organization ID. Check it; organizations of {other} are not visible here.",
+    ),
+)
+
+
 def login_failure(exc: BillbridgeError, *, environment: str) -> BillbridgeError:
     """Turn an error from BILL's login into the error the person linking should see.
 
@@ -93,54 +158,10 @@ def login_failure(exc: BillbridgeError, *, environment: str) -> BillbridgeError:
             code="bill_tokens_fetch_error",
             http_status=502,
         )
-    if isinstance(exc, InvalidCredentialsError) or code == "BDC_1101":
-        return LinkRefusedError(
-            f"The username or password was not accepted by {here}. "
-            f"Credentials from {other} do not work in {in_here}.",
-            field="password",
-            bill_code=code,
-        )
-    if code == "BDC_1103":
-        return LinkRefusedError(
-            "The developer key is inactive. Use an active developer key of this organization, "
-            "or ask its BILL administrator to create one.",
-            field="dev_key",
-            bill_code=code,
-        )
-    if isinstance(exc, InvalidDevKeyError) or code == "BDC_1102":
-        return LinkRefusedError(
-            f"The developer key is not valid for {here}. A developer key works in one environment "
-            f"only: use the key issued for {in_here}.",
-            field="dev_key",
-            bill_code=code,
-        )
-    if code == "BDC_1107":
-        return LinkRefusedError(
-            "This BILL organization is locked. An administrator must unlock it in BILL, then link again.",
-            field="organization_id",
-            bill_code=code,
-        )
-    if code == "BDC_1111":
-        return LinkRefusedError(
-            "This user is not active in the BILL organization. Ask an administrator of the "
-            "organization to activate the user, or sign in as another user.",
-            field="username",
-            bill_code=code,
-        )
-    if isinstance(exc, AccountLockedError) or code == "BDC_1110":
-        return LinkRefusedError(
-            "This BILL sign-in is locked after too many attempts. Sign in to BILL's website to unlock "
-            "it (or reset the password), then link again.",
-            field="username",
-            bill_code=code,
-        )
-    if code == "BDC_1123":
-        return LinkRefusedError(
-            f"{here} does not know this organization ID. Check it; organizations of {other} "
-            "are not visible here.",
-            field="organization_id",
-            bill_code=code,
-        )
+    for refusal in _REFUSALS:
+        if code == refusal.code or (refusal.error is not None and isinstance(exc, refusal.error)):
+            message = refusal.words.format(here=here, other=other, in_here=in_here)
+            return LinkRefusedError(message, field=refusal.field, bill_code=code)
     return LinkRefusedError(
         f"{here} refused the sign-in ({code or 'no code'}): {exc.message}",
         bill_code=code,

@@ -60,6 +60,15 @@ class ApiError(Exception):
     def __repr__(self) -> str:
         return f"ApiError(status={self.status}, code={self.code!r})"
 
+    def response(self) -> Response:
+        """This answer as a JSON response carrying the envelope."""
+        return Response(
+            error_body(self.code, self.message, errors=self.errors, payload=self.payload),
+            status_code=self.status,
+            media_type="application/json",
+            headers=self.headers,
+        )
+
 
 def issue(path: Sequence[str | int], message: str, code: str = "invalid_string") -> dict[str, Any]:
     """One entry of ``errors``: Nango's ``{code, message, path}``."""
@@ -82,24 +91,6 @@ def error_body(
     if payload is not None:
         inner["payload"] = dict(payload)
     return orjson.dumps({"error": inner})
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str | None = None,
-    *,
-    errors: Sequence[Issue] | None = None,
-    payload: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """A JSON response carrying the envelope."""
-    return Response(
-        error_body(code, message, errors=errors, payload=payload),
-        status_code=status,
-        media_type="application/json",
-        headers=dict(headers or {}),
-    )
 
 
 def retry_after(reset_at: datetime) -> str:
@@ -155,7 +146,7 @@ def response_for(exc: BillbridgeError) -> Response:
     status, code, message, errors, headers = describe(exc)
     if status >= 500:
         log.warning("request_failed", code=code, status=status, error=repr(exc))
-    return error_response(status, code, message, errors=errors, headers=headers)
+    return ApiError(status, code, message, errors=errors, headers=headers).response()
 
 
 def _validation_issues(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
@@ -176,9 +167,7 @@ def install_exception_handlers(app: FastAPI) -> None:
 
     async def on_api_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(
-            exc.status, exc.code, exc.message, errors=exc.errors, payload=exc.payload, headers=exc.headers
-        )
+        return exc.response()
 
     async def on_billbridge(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, BillbridgeError)
@@ -187,7 +176,7 @@ def install_exception_handlers(app: FastAPI) -> None:
     async def on_request_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         code, issues = _validation_issues(exc)
-        return error_response(400, code, errors=issues)
+        return ApiError(400, code, errors=issues).response()
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -195,13 +184,12 @@ def install_exception_handlers(app: FastAPI) -> None:
         message = {404: "No such route.", 405: "This route does not accept that method."}.get(
             exc.status_code, str(exc.detail)
         )
-        return error_response(
-            exc.status_code, codes.get(exc.status_code, "http_error"), message, headers=exc.headers
-        )
+        code = codes.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, code, message, headers=exc.headers).response()
 
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.error("unexpected_error", error_type=type(exc).__name__)
-        return error_response(500, "server_error", "An unexpected error occurred; it has been logged.")
+        return ApiError(500, "server_error", "An unexpected error occurred; it has been logged.").response()
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(BillbridgeError, on_billbridge)

@@ -47,6 +47,20 @@ def _errors(conn: Connection) -> list[dict[str, Any]]:
     return []
 
 
+def _summary(conn: Connection) -> dict[str, Any]:
+    """The fields a connection shows both alone and in a list, in Nango's order."""
+    return {
+        "id": conn.pk,
+        "connection_id": conn.connection_id,
+        "provider_config_key": conn.provider_config_key,
+        "provider": "bill",
+        "errors": _errors(conn),
+        "end_user": end_user_public(conn.end_user),
+        "tags": dict(conn.tags),
+        "metadata": dict(conn.metadata),
+    }
+
+
 def connection_public(conn: Connection, *, live: LiveSession | None) -> dict[str, Any]:
     """The object of ``GET /connections/{id}``; credentials never include the password."""
     creds = conn.credentials
@@ -58,14 +72,7 @@ def connection_public(conn: Connection, *, live: LiveSession | None) -> dict[str
     if conn.session.user_id:
         raw.setdefault("userId", conn.session.user_id)
     return {
-        "id": conn.pk,
-        "connection_id": conn.connection_id,
-        "provider_config_key": conn.provider_config_key,
-        "provider": "bill",
-        "errors": _errors(conn),
-        "end_user": end_user_public(conn.end_user),
-        "tags": dict(conn.tags),
-        "metadata": dict(conn.metadata),
+        **_summary(conn),
         "connection_config": dict(conn.connection_config),
         "webhook_url_override": conn.webhook_url_override,
         "created_at": timestamp(conn.created_at),
@@ -93,17 +100,7 @@ def connection_without_credentials(conn: Connection) -> dict[str, Any]:
 
 def connection_list_item(conn: Connection) -> dict[str, Any]:
     """An item of ``GET /connections``: ``created``, no credentials, no config."""
-    return {
-        "id": conn.pk,
-        "connection_id": conn.connection_id,
-        "provider_config_key": conn.provider_config_key,
-        "provider": "bill",
-        "errors": _errors(conn),
-        "end_user": end_user_public(conn.end_user),
-        "tags": dict(conn.tags),
-        "metadata": dict(conn.metadata),
-        "created": timestamp(conn.created_at),
-    }
+    return {**_summary(conn), "created": timestamp(conn.created_at)}
 
 
 def integration_public(

@@ -23,38 +23,32 @@ from billbridge.simulator.families.spend import (
     SPEND_USERS,
 )
 
+
+def _by_path(*specs: FamilySpec) -> dict[str, FamilySpec]:
+    return {spec.path: spec for spec in specs}
+
+
 #: AP/AR families by their path under ``/v3``.
-CATALOG: dict[str, FamilySpec] = {
-    spec.path: spec
-    for spec in (
-        USERS,
-        ROLES,
-        VENDORS,
-        BILLS,
-        PAYMENTS,
-        VENDOR_CREDITS,
-        RECURRING_BILLS,
-        CUSTOMERS,
-        INVOICES,
-        RECEIVABLE_PAYMENTS,
-        CREDIT_MEMOS,
-        RECURRING_INVOICES,
-        BANK_ACCOUNTS,
-        *CLASSIFICATIONS,
-    )
-}
+CATALOG = _by_path(
+    USERS,
+    ROLES,
+    VENDORS,
+    BILLS,
+    PAYMENTS,
+    VENDOR_CREDITS,
+    RECURRING_BILLS,
+    CUSTOMERS,
+    INVOICES,
+    RECEIVABLE_PAYMENTS,
+    CREDIT_MEMOS,
+    RECURRING_INVOICES,
+    BANK_ACCOUNTS,
+    *CLASSIFICATIONS,
+)
 
 #: Spend & Expense families by their path under ``/v3/spend``.
-SPEND_CATALOG: dict[str, FamilySpec] = {
-    spec.path: spec
-    for spec in (
-        SPEND_USERS,
-        SPEND_BUDGETS,
-        SPEND_CARDS,
-        SPEND_TRANSACTIONS,
-        SPEND_REIMBURSEMENTS,
-        SPEND_CUSTOM_FIELDS,
-    )
-}
+SPEND_CATALOG = _by_path(
+    SPEND_USERS, SPEND_BUDGETS, SPEND_CARDS, SPEND_TRANSACTIONS, SPEND_REIMBURSEMENTS, SPEND_CUSTOM_FIELDS
+)
 
 __all__ = ["CATALOG", "SPEND_CATALOG", "FamilySpec", "FieldRule", "GenContext", "Record"]

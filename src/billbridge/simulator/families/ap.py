@@ -12,13 +12,12 @@ from billbridge.simulator.families.base import (
     GenContext,
     Record,
     Resolver,
-    address,
-    amount,
     common_filters,
     common_sorts,
-    company_name,
+    referenced,
     rule,
 )
+from billbridge.simulator.families.values import address, amount, company_email, company_name, phone, schedule
 
 CURRENCIES = ("USD", "USD", "USD", "CAD", "EUR")
 BILL_STATUSES = ("UNPAID", "SCHEDULED", "IN_PROCESS", "PARTIALLY_PAID", "PAID")
@@ -35,15 +34,14 @@ def _vendor(ctx: GenContext, serial: int) -> Record:
     rng = ctx.rng("vendors", serial)
     created, updated = ctx.stamps(rng, serial)
     name = company_name(ctx, "vendors", serial)
-    slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
     return {
         "id": ctx.id("009", serial),
         "archived": rng.random() < 0.05,
         "name": name,
         "shortName": name.split()[0],
         "accountType": ACCOUNT_TYPES[rng.randrange(3)],
-        "email": f"ap@{slug}.example.com",
-        "phone": f"555{rng.randrange(1_000_000, 9_999_999)}",
+        "email": company_email("ap", name),
+        "phone": phone(rng),
         "address": address(rng),
         "billCurrency": rng.choice(CURRENCIES),
         "paymentInformation": {"payeeName": name, "payByType": rng.choice(("CHECK", "ACH", "VIRTUAL_CARD"))},
@@ -65,8 +63,8 @@ def _line_items(ctx: GenContext, rng: Draw, prefix: str, total: float) -> list[R
             "amount": share,
             "description": rng.choice(("Consulting", "Supplies", "Freight", "Software", "Rent")),
             "classifications": {
-                "chartOfAccountId": ctx.id("0ca", rng.randrange(max(ctx.records, 1))),
-                "departmentId": ctx.id("0de", rng.randrange(max(ctx.records, 1))),
+                "chartOfAccountId": ctx.any_id(rng, "0ca"),
+                "departmentId": ctx.any_id(rng, "0de"),
             },
         }
         for share in shares
@@ -94,7 +92,7 @@ def _bill(ctx: GenContext, serial: int) -> Record:
         "dueAmount": due,
         "paymentStatus": status,
         "approvalStatus": rng.choice(("UNASSIGNED", "APPROVED", "PENDING")),
-        "payFromChartOfAccountId": ctx.id("0ca", rng.randrange(max(ctx.records, 1))),
+        "payFromChartOfAccountId": ctx.any_id(rng, "0ca"),
         "billLineItems": _line_items(ctx, rng, "bli", total),
         "vendorCredits": [],
         "createdTime": created,
@@ -136,12 +134,7 @@ def _recurring_bill(ctx: GenContext, serial: int) -> Record:
         "archived": rng.random() < 0.05,
         "vendorId": vendor_id,
         "description": rng.choice(("Monthly rent", "Cloud hosting", "Cleaning", "Insurance")),
-        "schedule": {
-            "period": rng.choice(("MONTHLY", "WEEKLY", "QUARTERLY")),
-            "frequency": 1,
-            "nextDueDate": ctx.date_near(rng, serial, days=30),
-            "daysInAdvance": 5,
-        },
+        "schedule": schedule(ctx, rng, serial, periods=("MONTHLY", "WEEKLY", "QUARTERLY"), days_in_advance=5),
         "recurringBillLineItems": [{"amount": total, "description": "Recurring charge"}],
         "processingOptions": {"autoPayment": False},
         "createdTime": created,
@@ -151,10 +144,7 @@ def _recurring_bill(ctx: GenContext, serial: int) -> Record:
 
 def _bill_write(ctx: GenContext, body: Record, record: Record, resolve: Resolver) -> None:
     if "vendorId" in body:
-        vendor = resolve("vendors", str(body["vendorId"]))
-        if vendor is None:
-            raise SimError("BDC_1129", f"Invalid vendor id: {body['vendorId']}")
-        record["vendorName"] = vendor["name"]
+        record["vendorName"] = referenced(resolve, "vendors", body["vendorId"], what="vendor")["name"]
     if "billLineItems" in body:
         items = body["billLineItems"]
         if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):

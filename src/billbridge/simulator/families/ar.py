@@ -7,17 +7,24 @@ from billbridge.simulator.families.base import (
     EQ_NE,
     RANGE,
     SET,
+    TIME_RANGE,
     FamilySpec,
     GenContext,
     Record,
     Resolver,
-    address,
-    amount,
     common_filters,
     common_sorts,
+    referenced,
+    rule,
+)
+from billbridge.simulator.families.values import (
+    address,
+    amount,
+    company_email,
     company_name,
     person,
-    rule,
+    phone,
+    schedule,
 )
 
 CURRENCIES = ("USD", "USD", "USD", "CAD", "GBP")
@@ -34,7 +41,6 @@ def _customer(ctx: GenContext, serial: int) -> Record:
     created, updated = ctx.stamps(rng, serial)
     name = company_name(ctx, "customers", serial)
     first, last = person(rng)
-    slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
     billing = address(rng)
     return {
         "id": ctx.id("0cu", serial),
@@ -42,8 +48,8 @@ def _customer(ctx: GenContext, serial: int) -> Record:
         "name": name,
         "companyName": name,
         "accountType": rng.choice(("BUSINESS", "PERSON")),
-        "email": f"billing@{slug}.example.com",
-        "phone": f"555{rng.randrange(1_000_000, 9_999_999)}",
+        "email": company_email("billing", name),
+        "phone": phone(rng),
         "contact": {"firstName": first, "lastName": last},
         "accountNumber": f"C-{serial + 1:06d}",
         "description": "",
@@ -73,7 +79,7 @@ def _invoice(ctx: GenContext, serial: int) -> Record:
         "totalAmount": total,
         "dueAmount": due,
         "status": status,
-        "payToChartOfAccountId": ctx.id("0ca", rng.randrange(max(ctx.records, 1))),
+        "payToChartOfAccountId": ctx.any_id(rng, "0ca"),
         "invoiceLineItems": [
             {
                 "id": f"00f{rng.randrange(10**16, 10**17)}",
@@ -93,10 +99,8 @@ def _invoice_write(ctx: GenContext, body: Record, record: Record, resolve: Resol
         record["customerId"] = customer["id"]
     elif "customerId" in body:
         record["customerId"] = body["customerId"]
-    if ("customer" in body or "customerId" in body) and resolve(
-        "customers", str(record["customerId"])
-    ) is None:
-        raise SimError("BDC_1129", f"Invalid customer id: {record['customerId']}")
+    if "customer" in body or "customerId" in body:
+        referenced(resolve, "customers", record["customerId"], what="customer")
     if "invoiceLineItems" in body:
         items = body["invoiceLineItems"]
         if not isinstance(items, list) or not items:
@@ -152,12 +156,7 @@ def _recurring_invoice(ctx: GenContext, serial: int) -> Record:
         "archived": rng.random() < 0.05,
         "customerId": customer_ref(ctx, "recurring-invoices", serial),
         "description": rng.choice(("Monthly retainer", "Subscription", "Maintenance")),
-        "schedule": {
-            "period": rng.choice(("MONTHLY", "WEEKLY", "YEARLY")),
-            "frequency": 1,
-            "nextDueDate": ctx.date_near(rng, serial, days=30),
-            "daysInAdvance": 3,
-        },
+        "schedule": schedule(ctx, rng, serial, periods=("MONTHLY", "WEEKLY", "YEARLY"), days_in_advance=3),
         "recurringInvoiceLineItems": [{"quantity": 1, "price": price, "description": "Recurring service"}],
         "createdTime": created,
         "updatedTime": updated,
@@ -205,14 +204,7 @@ RECEIVABLE_PAYMENTS = FamilySpec(
     path="receivable-payments",
     prefix="0rp",
     generate=_receivable_payment,
-    filters=dict(
-        [
-            rule("id", "str", SET),
-            rule("customerId", "str", frozenset({"eq", "in"})),
-            rule("createdTime", "datetime", RANGE),
-            rule("updatedTime", "datetime", RANGE),
-        ]
-    ),
+    filters=dict([rule("id", "str", SET), rule("customerId", "str", frozenset({"eq", "in"})), *TIME_RANGE]),
     sorts=common_sorts(("amount", "num"), ("paymentDate", "date")),
     creatable=False,
     archivable=False,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from billbridge.simulator.clock import bill_date, bill_timestamp
+from billbridge.simulator.errors import SimError
 from billbridge.simulator.ids import mix64, object_id, text_hash
 
 T = TypeVar("T")
@@ -47,23 +48,25 @@ def rule(
     return name, FieldRule(kind, ops, tuple((path or name).split(".")))
 
 
+#: Range filters on the record's creation and last update, which every list offers.
+TIME_RANGE = (rule("createdTime", "datetime", RANGE), rule("updatedTime", "datetime", RANGE))
+
+
 def common_filters(*extra: tuple[str, FieldRule]) -> dict[str, FieldRule]:
     """``id``, ``archived``, ``createdTime`` and ``updatedTime`` plus ``extra``."""
-    return dict(
-        [
-            rule("id", "str", SET),
-            rule("archived", "bool", EQ_NE),
-            rule("createdTime", "datetime", RANGE),
-            rule("updatedTime", "datetime", RANGE),
-            *extra,
-        ]
-    )
+    return dict([rule("id", "str", SET), rule("archived", "bool", EQ_NE), *TIME_RANGE, *extra])
+
+
+def sort_rules(*names_and_types: tuple[str, FieldType]) -> dict[str, FieldRule]:
+    """Sortable fields, each at its dotted name."""
+    return {name: FieldRule(kind, frozenset(), tuple(name.split("."))) for name, kind in names_and_types}
 
 
 def common_sorts(*names_and_types: tuple[str, FieldType]) -> dict[str, FieldRule]:
     """``createdTime``, ``updatedTime``, ``archived`` plus the named extra sort fields."""
-    pairs = [("createdTime", "datetime"), ("updatedTime", "datetime"), ("archived", "bool"), *names_and_types]
-    return {name: FieldRule(kind, frozenset(), tuple(name.split("."))) for name, kind in pairs}  # type: ignore[arg-type]
+    return sort_rules(
+        ("createdTime", "datetime"), ("updatedTime", "datetime"), ("archived", "bool"), *names_and_types
+    )
 
 
 class Draw:
@@ -136,12 +139,24 @@ class GenContext:
         """A business date within ``days`` days after the record's creation."""
         return bill_date(self.created(serial) + rng.randrange(0, days + 1) * 86_400)
 
+    def any_id(self, rng: Draw, prefix: str) -> str:
+        """The ID of a random record of the family with ``prefix`` (for references)."""
+        return self.id(prefix, rng.randrange(max(self.records, 1)))
+
 
 Generator = Callable[[GenContext, int], Record]
 #: ``(family path, id) -> record or None``: lets a write check the objects it refers to.
 Resolver = Callable[[str, str], "Record | None"]
 #: ``(ctx, body, record, resolve)``: adjusts a record after a create or update merged the body.
 WriteHook = Callable[[GenContext, Record, Record, Resolver], None]
+
+
+def referenced(resolve: Resolver, family: str, ref: object, *, what: str) -> Record:
+    """The record of ``family`` a write refers to; BDC_1129 naming ``what`` when there is none."""
+    record = resolve(family, str(ref))
+    if record is None:
+        raise SimError("BDC_1129", f"Invalid {what} id: {ref}")
+    return record
 
 
 def _never(_action: str, _body: Record) -> bool:
@@ -193,87 +208,3 @@ class FamilySpec:
     def count(self, records: int) -> int:
         """How many records an organization has at the start."""
         return self.fixed_count if self.fixed_count is not None else records
-
-
-def amount(rng: Draw, low: float, high: float) -> float:
-    """A money amount with cents."""
-    return round(rng.uniform(low, high), 2)
-
-
-def person(rng: Draw) -> tuple[str, str]:
-    """A (first, last) name."""
-    return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-
-
-FIRST_NAMES = ("Alex", "Sam", "Jamie", "Robin", "Charlie", "Dana", "Emery", "Finley", "Harper", "Kai")
-LAST_NAMES = ("Garcia", "Smith", "Chen", "Müller", "Dubois", "Silva", "Ivanova", "Haddad", "Cohen", "Ward")
-CITIES = (
-    ("San Jose", "CA", "95110", "US"),
-    ("Austin", "TX", "73301", "US"),
-    ("Boston", "MA", "02108", "US"),
-    ("Denver", "CO", "80202", "US"),
-    ("Toronto", "ON", "M5H 2N2", "CA"),
-    ("Vancouver", "BC", "V6B 1A1", "CA"),
-)
-WORDS_A = (
-    "Acme",
-    "Apex",
-    "Blue",
-    "Bright",
-    "Cobalt",
-    "Delta",
-    "Evergreen",
-    "First",
-    "Golden",
-    "Harbor",
-    "Iron",
-    "Juniper",
-    "Keystone",
-    "Lakeside",
-    "Metro",
-    "Nova",
-    "Oak",
-    "Pioneer",
-    "Quarry",
-    "River",
-)
-WORDS_B = (
-    "Supply",
-    "Labs",
-    "Partners",
-    "Foods",
-    "Logistics",
-    "Design",
-    "Systems",
-    "Works",
-    "Consulting",
-    "Office",
-    "Print",
-    "Energy",
-    "Freight",
-    "Media",
-    "Outfitters",
-    "Analytics",
-)
-SUFFIXES = ("Inc", "LLC", "Co", "Ltd", "Group")
-
-
-def company_name(ctx: GenContext, family: str, serial: int) -> str:
-    """A company name that depends only on (world, org, family, serial): references can rebuild it."""
-    h = mix64(ctx.salt ^ text_hash(family, ctx.org_index) ^ serial)
-    return (
-        f"{WORDS_A[h % len(WORDS_A)]} {WORDS_B[(h >> 8) % len(WORDS_B)]} "
-        f"{SUFFIXES[(h >> 16) % len(SUFFIXES)]} {serial + 1}"
-    )
-
-
-def address(rng: Draw) -> Record:
-    """A postal address in BILL's shape."""
-    city, state, zipcode, country = rng.choice(CITIES)
-    return {
-        "line1": f"{rng.randrange(1, 9999)} {rng.choice(WORDS_A)} St",
-        "city": city,
-        "stateOrProvince": state,
-        "zipOrPostalCode": zipcode,
-        "country": country,
-    }

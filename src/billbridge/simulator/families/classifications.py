@@ -11,9 +11,9 @@ from billbridge.simulator.families.base import (
     Record,
     common_filters,
     common_sorts,
-    person,
     rule,
 )
+from billbridge.simulator.families.values import person
 
 _NAMES = {
     "chart-of-accounts": ("Office Supplies", "Travel", "Rent", "Utilities", "Software", "Payroll", "Revenue"),

@@ -7,15 +7,17 @@ from billbridge.simulator.families.ap import vendor_ref
 from billbridge.simulator.families.base import (
     RANGE,
     SET,
+    TIME_RANGE,
     FamilySpec,
     GenContext,
     Record,
     Resolver,
-    amount,
     common_filters,
     common_sorts,
+    referenced,
     rule,
 )
+from billbridge.simulator.families.values import amount
 
 
 def _payment(ctx: GenContext, serial: int) -> Record:
@@ -62,15 +64,10 @@ def _bank(ctx: GenContext, serial: int) -> Record:
 
 def _payment_write(ctx: GenContext, body: Record, record: Record, resolve: Resolver) -> None:
     if "billId" in body:
-        bill = resolve("bills", str(body["billId"]))
-        if bill is None:
-            raise SimError("BDC_1129", f"Invalid bill id: {body['billId']}")
+        bill = referenced(resolve, "bills", body["billId"], what="bill")
         record["vendorId"], record["vendorName"] = bill["vendorId"], bill["vendorName"]
     elif "vendorId" in body:
-        vendor = resolve("vendors", str(body["vendorId"]))
-        if vendor is None:
-            raise SimError("BDC_1129", f"Invalid vendor id: {body['vendorId']}")
-        record["vendorName"] = vendor["name"]
+        record["vendorName"] = referenced(resolve, "vendors", body["vendorId"], what="vendor")["name"]
         record["billId"] = None
     else:
         raise SimError("BDC_1108", "Missing required field: billId or vendorId")
@@ -91,8 +88,7 @@ PAYMENTS = FamilySpec(
             rule("vendorId", "str", frozenset({"eq", "in"})),
             rule("billId", "str", frozenset({"eq", "in"})),
             rule("status", "str", SET),
-            rule("createdTime", "datetime", RANGE),
-            rule("updatedTime", "datetime", RANGE),
+            *TIME_RANGE,
             rule("processDate", "date", RANGE),
         ]
     ),

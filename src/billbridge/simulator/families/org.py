@@ -11,9 +11,9 @@ from billbridge.simulator.families.base import (
     Resolver,
     common_filters,
     common_sorts,
-    person,
     rule,
 )
+from billbridge.simulator.families.values import person
 
 ROLE_TYPES = ("ACCOUNTANT", "ADMINISTRATOR", "APPROVER", "PAYER", "CLERK", "AUDITOR")
 

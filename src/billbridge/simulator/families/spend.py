@@ -6,16 +6,18 @@ import base64
 
 from billbridge.simulator.families.base import (
     EQ_NE,
-    RANGE,
     SET,
+    TIME_RANGE,
     FamilySpec,
     FieldRule,
+    FieldType,
     GenContext,
+    Generator,
     Record,
-    amount,
-    person,
     rule,
+    sort_rules,
 )
+from billbridge.simulator.families.values import amount, person
 
 SPEND_ROLES = ("ADMIN", "AUDITOR", "BOOKKEEPER", "MEMBER", "NO_ACCESS")
 MERCHANTS = ("Delta Air Lines", "Uber", "Staples", "AWS", "Blue Bottle Coffee", "Hilton", "Amazon", "Zoom")
@@ -25,10 +27,6 @@ def spend_id(ctx: GenContext, kind: str, serial: int) -> str:
     """S&E IDs are base64 of ``Kind:number`` (as the S&E API returns them)."""
     number = (ctx.org_index + 1) * 10_000_000 + serial + 1
     return base64.b64encode(f"{kind}:{number}".encode()).decode()
-
-
-def _sorts(*pairs: tuple[str, str]) -> dict[str, FieldRule]:
-    return {name: FieldRule(kind, frozenset(), (name,)) for name, kind in pairs}  # type: ignore[arg-type]
 
 
 def _user(ctx: GenContext, serial: int) -> Record:
@@ -127,86 +125,88 @@ def _custom_field(ctx: GenContext, serial: int) -> Record:
     }
 
 
-_TIME_RANGE = (rule("createdTime", "datetime", RANGE), rule("updatedTime", "datetime", RANGE))
+def _family(
+    path: str,
+    prefix: str,
+    generate: Generator,
+    *,
+    filters: tuple[tuple[str, FieldRule], ...],
+    sorts: tuple[tuple[str, FieldType], ...],
+    required: tuple[str, ...] = (),
+    creatable: bool = True,
+    max_page: int = 100,
+) -> FamilySpec:
+    """An S&E family: filterable by ``id`` and ``filters``, sorted on one field, never archived."""
+    return FamilySpec(
+        path=path,
+        prefix=prefix,
+        generate=generate,
+        filters=dict([rule("id", "str", SET), *filters]),
+        sorts=sort_rules(*sorts),
+        required=required,
+        creatable=creatable,
+        archivable=False,
+        single_sort=True,
+        max_page=max_page,
+    )
 
-SPEND_USERS = FamilySpec(
-    path="users",
-    prefix="User",
-    generate=_user,
-    filters=dict(
-        [rule("id", "str", SET), rule("role", "str", SET), rule("retired", "bool", EQ_NE), *_TIME_RANGE]
-    ),
-    sorts=_sorts(("firstName", "str"), ("lastName", "str"), ("createdTime", "datetime")),
+
+SPEND_USERS = _family(
+    "users",
+    "User",
+    _user,
+    filters=(rule("role", "str", SET), rule("retired", "bool", EQ_NE), *TIME_RANGE),
+    sorts=(("firstName", "str"), ("lastName", "str"), ("createdTime", "datetime")),
     required=("firstName", "lastName", "email", "role"),
-    archivable=False,
-    single_sort=True,
 )
-SPEND_BUDGETS = FamilySpec(
-    path="budgets",
-    prefix="Budget",
-    generate=_budget,
-    filters=dict([rule("id", "str", SET), rule("retired", "bool", EQ_NE), *_TIME_RANGE]),
-    sorts=_sorts(("name", "str"), ("createdTime", "datetime")),
+SPEND_BUDGETS = _family(
+    "budgets",
+    "Budget",
+    _budget,
+    filters=(rule("retired", "bool", EQ_NE), *TIME_RANGE),
+    sorts=(("name", "str"), ("createdTime", "datetime")),
     required=("name",),
-    archivable=False,
-    single_sort=True,
 )
-SPEND_CARDS = FamilySpec(
-    path="cards",
-    prefix="Card",
-    generate=_card,
-    filters=dict(
-        [
-            rule("id", "str", SET),
-            rule("userId", "str", SET),
-            rule("budgetId", "str", SET),
-            rule("status", "str", SET),
-            *_TIME_RANGE,
-        ]
+SPEND_CARDS = _family(
+    "cards",
+    "Card",
+    _card,
+    filters=(
+        rule("userId", "str", SET),
+        rule("budgetId", "str", SET),
+        rule("status", "str", SET),
+        *TIME_RANGE,
     ),
-    sorts=_sorts(("name", "str"), ("createdTime", "datetime")),
+    sorts=(("name", "str"), ("createdTime", "datetime")),
     required=("name", "userId", "budgetId"),
-    archivable=False,
-    single_sort=True,
 )
-SPEND_TRANSACTIONS = FamilySpec(
-    path="transactions",
-    prefix="Transaction",
-    generate=_transaction,
-    filters=dict(
-        [
-            rule("id", "str", SET),
-            rule("cardId", "str", frozenset({"eq"})),
-            rule("syncStatus", "str", SET),
-            rule("updatedTime", "datetime", frozenset({"gte", "lte"})),
-            rule("authorizedTime", "datetime", frozenset({"gte", "lte"})),
-        ]
+SPEND_TRANSACTIONS = _family(
+    "transactions",
+    "Transaction",
+    _transaction,
+    filters=(
+        rule("cardId", "str", frozenset({"eq"})),
+        rule("syncStatus", "str", SET),
+        rule("updatedTime", "datetime", frozenset({"gte", "lte"})),
+        rule("authorizedTime", "datetime", frozenset({"gte", "lte"})),
     ),
-    sorts=_sorts(("amount", "num"), ("merchantName", "str"), ("occurredTime", "datetime")),
+    sorts=(("amount", "num"), ("merchantName", "str"), ("occurredTime", "datetime")),
     creatable=False,
-    archivable=False,
-    single_sort=True,
     max_page=50,
 )
-SPEND_REIMBURSEMENTS = FamilySpec(
-    path="reimbursements",
-    prefix="Reimbursement",
-    generate=_reimbursement,
-    filters=dict(
-        [rule("id", "str", SET), rule("userId", "str", SET), rule("status", "str", SET), *_TIME_RANGE]
-    ),
-    sorts=_sorts(("amount", "num"), ("occurredTime", "datetime")),
+SPEND_REIMBURSEMENTS = _family(
+    "reimbursements",
+    "Reimbursement",
+    _reimbursement,
+    filters=(rule("userId", "str", SET), rule("status", "str", SET), *TIME_RANGE),
+    sorts=(("amount", "num"), ("occurredTime", "datetime")),
     required=("userId", "amount"),
-    archivable=False,
-    single_sort=True,
 )
-SPEND_CUSTOM_FIELDS = FamilySpec(
-    path="custom-fields",
-    prefix="CustomField",
-    generate=_custom_field,
-    filters=dict([rule("id", "str", SET), *_TIME_RANGE]),
-    sorts=_sorts(("name", "str"), ("createdTime", "datetime")),
+SPEND_CUSTOM_FIELDS = _family(
+    "custom-fields",
+    "CustomField",
+    _custom_field,
+    filters=TIME_RANGE,
+    sorts=(("name", "str"), ("createdTime", "datetime")),
     required=("name", "type"),
-    archivable=False,
-    single_sort=True,
 )

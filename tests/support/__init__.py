@@ -1,0 +1,1 @@
+"""Helpers every test package shares (tests/ is on sys.path through the root conftest)."""
