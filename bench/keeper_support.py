@@ -109,6 +109,12 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages: context for every figure measured here."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a process has used so far (Linux ``/proc``; None elsewhere)."""
     try:

@@ -33,7 +33,7 @@ from billbridge.store import (
     create_database,
     generate_key,
 )
-from keeper_support import median, simulator
+from keeper_support import load_average, median, simulator
 
 IDLE_SECONDS = 36 * 60
 CALLERS = (1, 10, 100, 1000)
@@ -117,7 +117,8 @@ async def main(args: argparse.Namespace) -> int:
             async with httpx.AsyncClient(base_url=gateway) as sim:
                 creds = _credentials((await sim.get("/_sim/world")).json())
                 print(
-                    f"login storm: {'PostgreSQL' if db.is_postgres else 'SQLite'}, {args.repeats} runs per N"
+                    f"login storm: {'PostgreSQL' if db.is_postgres else 'SQLite'}, "
+                    f"{args.repeats} runs per N; {load_average()}"
                 )
                 print(f"{'N':>6} {'logins (each run)':>20} {'median s':>9} {'outcomes':>14}")
                 for n in CALLERS:

@@ -35,6 +35,7 @@ from keeper_support import (
     child_env,
     cpu_seconds,
     free_port,
+    load_average,
     median,
     process,
     run_phase,
@@ -248,10 +249,11 @@ async def main(args: argparse.Namespace) -> int:
             await login_all(gateway, orgs)
             print(
                 f"proxy overhead: simulator and billbridge serve (SQLite) on loopback, "
-                f"{ORGANIZATIONS} linked organizations, aiohttp load generator"
+                f"{ORGANIZATIONS} linked organizations, aiohttp load generator; {load_average()}"
             )
             results = await measure(gateway, server, secret_key, orgs, args, server_pid=served.pid)
             met = report(results, args)
+            print(f"at the end: {load_average()}")
     return 0 if met else 1
 
 

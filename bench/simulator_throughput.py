@@ -222,7 +222,8 @@ async def run(args: argparse.Namespace) -> None:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
             print(
-                f"simulator at {root}: {args.records} records per family, {args.organizations} organizations"
+                f"simulator at {root}: {args.records} records per family, "
+                f"{args.organizations} organizations; {load_average()}"
             )
             started = time.perf_counter()
             for login in await sign_in(http, root):  # build both families of every organization once
@@ -252,6 +253,13 @@ async def run(args: argparse.Namespace) -> None:
     print(f"cold filtered query, first page: {statistics.median(cold):.0f} ms over {args.records} records")
     ratio = median_client / median_raw
     print(f"billbridge.bill   {median_client:8.0f} pages/s; ratio to raw aiohttp: {ratio:.2f}")
+    print(f"at the end: {load_average()}")
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages: context for every figure measured here."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def main() -> None:

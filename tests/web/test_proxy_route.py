@@ -10,16 +10,20 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 import uvicorn
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 from web_harness import PUBLIC_URL, SANDBOX_GATEWAY, SECRET_KEY, Api, make_settings
 
 from billbridge.simulator import SimConfig
 from billbridge.simulator import create_app as create_sim_app
 from billbridge.web import create_app
+from billbridge.web.api.proxy import query_pairs
 from fixtures_db import TEST_KEY_LINE
 
 Form = Callable[..., dict[str, str]]
@@ -359,3 +363,16 @@ async def test_small_and_error_answers_are_sent_whole(live: Live) -> None:
     assert len(missing.chunks) == 1
     assert b"BDC_" in missing.chunks[0]
     assert live.in_flight() == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "max=20", "a=1&a=2&&b", "filters=name:eq:%22A%26B%22&sort=name:asc", "q=a+b&x=", "=v&k"],
+)
+def test_query_pairs_agree_with_parse_qsl(query: str) -> None:
+    assert query_pairs(query) == parse_qsl(query, keep_blank_values=True)
+
+
+@given(st.text(alphabet="ab=&;:,. ", max_size=30))
+def test_query_pairs_agree_with_parse_qsl_on_any_plain_query(query: str) -> None:
+    assert query_pairs(query) == parse_qsl(query, keep_blank_values=True)

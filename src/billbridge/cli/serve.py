@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from billbridge.cli import app
+from billbridge.cli import _server, app
 from billbridge.cli._logging import configure_logging
 from billbridge.cli._output import console, fail, load_settings
 from billbridge.settings import Settings
@@ -104,10 +104,10 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     announce(settings, prepared, listen=f"http://{shown}:{bound}")
     redactor.add([prepared.secret_key])
-    config = uvicorn.Config(
+    config = _server.config(
         create_app(settings), log_config=None, access_log=access_log, server_header=False, lifespan="on"
     )
-    run_until_stopped(uvicorn.Server(config), sock)
+    run_until_stopped(_server.Server(config), sock)
 
 
 def run_until_stopped(server: uvicorn.Server, sock: socket.socket) -> None:

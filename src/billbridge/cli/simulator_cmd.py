@@ -7,10 +7,9 @@ import sys
 from enum import StrEnum
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from billbridge.cli import app
+from billbridge.cli import _server, app
 from billbridge.simulator import SimConfig, create_app
 
 
@@ -69,7 +68,5 @@ def simulator(
     console.print(f"  developer key:   {world.dev_keys[0].key}")
     console.print(f"  S&E API token:   {world.api_tokens[0].token}")
     sys.stdout.flush()  # the lines above must reach a pipe before the server blocks
-    server = uvicorn.Server(
-        uvicorn.Config(sim_app, log_level="warning", access_log=False, lifespan="off", http="httptools")
-    )
+    server = _server.Server(_server.config(sim_app, log_level="warning", access_log=False, lifespan="off"))
     server.run(sockets=[sock])

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import TracebackType
 
 from billbridge.bill import ApiTokenAuth, Auth, BillClient, RawResponse, SessionAuth
+from billbridge.bill.transport import StreamedResponse
 from billbridge.connections.clients import BillClients
 from billbridge.connections.clock import utc_now
 from billbridge.connections.concurrency import InFlightLeases
 from billbridge.connections.paths import confine_path, is_spend_path
 from billbridge.connections.proxy_headers import outgoing_headers, returned_headers
 from billbridge.connections.sessions import SessionKeeper
-from billbridge.errors import RateLimitError, SessionExpiredError, ValidationError
+from billbridge.errors import BillAPIError, RateLimitError, SessionExpiredError, ValidationError
 from billbridge.store import Connection
 
 MAX_RETRIES = 10
@@ -62,7 +65,40 @@ class Proxy:
         retries: int = 0,
         base_url_override: str | None = None,
     ) -> RawResponse:
-        """Send one request to BILL for ``conn`` and return BILL's answer as it came.
+        """Send one request to BILL for ``conn`` and return BILL's answer read whole.
+
+        Arguments, answers and errors as for :meth:`open`; for callers that want the bytes in
+        memory (the HTTP route streams instead).
+        """
+        async with self.open(
+            conn,
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+            retries=retries,
+            base_url_override=base_url_override,
+        ) as answer:
+            return RawResponse(answer.status, answer.headers, await answer.read())
+
+    def open(
+        self,
+        conn: Connection,
+        *,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        retries: int = 0,
+        base_url_override: str | None = None,
+    ) -> AbstractAsyncContextManager[StreamedResponse]:
+        """Send one request to BILL for ``conn``; the block gets BILL's answer as it comes.
+
+        The organization's in-flight slot (and its cross-process lease) is held until the block
+        ends, so read the body inside it: ``answer.body`` if it came whole (always so for error
+        answers), else ``answer.next_chunk()`` until it returns ``b""``.
 
         Args:
             conn: The connection (from :meth:`SessionKeeper.lookup`, which caches it).
@@ -77,9 +113,10 @@ class Proxy:
                 (or its ``/connect`` base) of a configured integration of the same environment.
 
         Returns:
-            BILL's status, headers (hop-by-hop and encoding headers removed) and body. BILL's error
-            answers are returned too, except rate limits (below); ``BDC_1109`` is answered with one
-            re-login and one replay, ``BDC_1361`` (untrusted session) never with a re-login.
+            A context manager giving BILL's status, headers (hop-by-hop and encoding headers
+            removed) and body. BILL's error answers are given too, except rate limits (below);
+            ``BDC_1109`` is answered with one re-login and one replay, ``BDC_1361`` (untrusted
+            session) never with a re-login.
 
         Raises:
             ValidationError: A path outside ``/v3/``, a refused override, a bad ``retries``, or a
@@ -87,7 +124,7 @@ class Proxy:
             RateLimitError: BILL's hourly budget (``BDC_1144``) or ours is spent, or the Spend &
                 Expense per-minute one (carries ``reset_at``; answer 429 with ``Retry-After``).
             CredentialsRejectedError, LoginCooldownError: No session can be had.
-            BillTransportError: BILL could not be reached.
+            BillTransportError: BILL could not be reached (or, while the body is read, broke off).
         """
         target = confine_path(path)
         if not 0 <= retries <= MAX_RETRIES:
@@ -98,21 +135,15 @@ class Proxy:
             )
         client = self._client(conn, base_url_override)
         request = _Request(method.upper(), target, query, outgoing_headers(headers), body or None, retries)
-        if is_spend_path(target):
-            return _finish(client, await request.send(client, _api_token_auth(conn)), spend=True)
-        live = await self._keeper.live_session(conn)
-        raw = await self._send(request, client, live.auth)
-        if raw.status >= 400 and isinstance(client.parse_error(raw), SessionExpiredError):
-            # BDC_1109: BILL did nothing with the request, so replaying it once is safe.
-            live = await self._keeper.invalidate(conn, live.generation)
-            raw = await self._send(request, client, live.auth)
-        return _finish(client, raw)
+        spend_auth = _api_token_auth(conn) if is_spend_path(target) else None
+        return _Forwarding(self, conn, client, request, spend_auth)
 
-    async def _send(self, request: _Request, client: BillClient, auth: SessionAuth) -> RawResponse:
+    def _stream(
+        self, request: _Request, client: BillClient, auth: SessionAuth
+    ) -> AbstractAsyncContextManager[StreamedResponse]:
         if self._leases is None:
-            return await request.send(client, auth)
-        async with self._leases.hold(*auth.limit_key):
-            return await request.send(client, auth)
+            return request.stream(client, auth)
+        return _leased(self._leases, request, client, auth)
 
     def _client(self, conn: Connection, base_url_override: str | None) -> BillClient:
         if not base_url_override:
@@ -140,8 +171,8 @@ class _Request:
     content: bytes | None
     retries: int
 
-    async def send(self, client: BillClient, auth: Auth) -> RawResponse:
-        return await client.send(
+    def stream(self, client: BillClient, auth: Auth) -> AbstractAsyncContextManager[StreamedResponse]:
+        return client.stream(
             self.method,
             self.path,
             auth=auth,
@@ -164,15 +195,83 @@ def _api_token_auth(conn: Connection) -> ApiTokenAuth:
     return ApiTokenAuth(api_token=token, organization_id=conn.credentials.organization_id)
 
 
-def _finish(client: BillClient, raw: RawResponse, *, spend: bool = False) -> RawResponse:
-    if raw.status >= 400:
-        error = client.parse_error(raw)
+@asynccontextmanager
+async def _leased(
+    leases: InFlightLeases, request: _Request, client: BillClient, auth: SessionAuth
+) -> AsyncIterator[StreamedResponse]:
+    # The lease is taken first and given back last: it covers the whole body, like the local slot.
+    async with leases.hold(*auth.limit_key), request.stream(client, auth) as answer:
+        yield answer
+
+
+class _Forwarding:
+    """The block of one proxied request (a class rather than a generator: the proxy's hot path)."""
+
+    __slots__ = ("_client", "_conn", "_inner", "_proxy", "_request", "_spend_auth")
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        conn: Connection,
+        client: BillClient,
+        request: _Request,
+        spend_auth: ApiTokenAuth | None,
+    ) -> None:
+        self._proxy = proxy
+        self._conn = conn
+        self._client = client
+        self._request = request
+        self._spend_auth = spend_auth
+        self._inner: AbstractAsyncContextManager[StreamedResponse] | None = None
+
+    async def __aenter__(self) -> StreamedResponse:
+        proxy, conn, request, client = self._proxy, self._conn, self._request, self._client
+        if self._spend_auth is not None:
+            answer, error = await self._open(request.stream(client, self._spend_auth))
+            return await self._finish(answer, error, spend=True)
+        live = await proxy._keeper.live_session(conn)
+        answer, error = await self._open(proxy._stream(request, client, live.auth))
+        if isinstance(error, SessionExpiredError):
+            # BDC_1109: BILL did nothing with the request, so replaying it once is safe.
+            await self._close()
+            live = await proxy._keeper.invalidate(conn, live.generation)
+            answer, error = await self._open(proxy._stream(request, client, live.auth))
+        return await self._finish(answer, error, spend=False)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            await inner.__aexit__(exc_type, exc, tb)
+
+    async def _open(
+        self, inner: AbstractAsyncContextManager[StreamedResponse]
+    ) -> tuple[StreamedResponse, BillAPIError | None]:
+        answer = await inner.__aenter__()
+        self._inner = inner
+        try:
+            # Error answers always come read whole (StreamedResponse), so their code can be parsed.
+            return answer, self._client.parse_error(answer.raw()) if answer.status >= 400 else None
+        except BaseException:
+            await self._close()
+            raise
+
+    async def _finish(
+        self, answer: StreamedResponse, error: BillAPIError | None, *, spend: bool
+    ) -> StreamedResponse:
         if isinstance(error, RateLimitError):
+            await self._close()
             if spend:
                 # Spend & Expense counts per minute (bill-api.md §9), not per hour.
                 error.reset_at = _next_minute(utc_now())
             raise error
-    return RawResponse(raw.status, returned_headers(raw.headers), raw.body)
+        return answer.with_raw_headers(returned_headers(answer.raw_headers))
+
+    async def _close(self) -> None:
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            await inner.__aexit__(None, None, None)
 
 
 def _next_minute(now: datetime) -> datetime:

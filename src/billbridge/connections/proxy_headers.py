@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 # RFC 9110 §7.6.1 connection-specific headers, plus what the transport sets itself.
 _HOP_BY_HOP = frozenset(
@@ -37,6 +37,9 @@ def outgoing_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None
     return {name: value for name, value in headers.items() if name.lower() not in _DROPPED_REQUEST}
 
 
-def returned_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """BILL's response headers that may go back to the caller."""
-    return [(name, value) for name, value in headers if name.lower() not in _DROPPED_RESPONSE]
+_DROPPED_RESPONSE_RAW = frozenset(name.encode("latin-1") for name in _DROPPED_RESPONSE)
+
+
+def returned_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """BILL's response headers that may go back to the caller (as the bytes that came)."""
+    return [(name, value) for name, value in headers if name.lower() not in _DROPPED_RESPONSE_RAW]

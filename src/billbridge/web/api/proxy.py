@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -11,6 +12,7 @@ import structlog
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from billbridge.bill.transport import StreamedResponse
 from billbridge.errors import BillbridgeError, NotFoundError
 from billbridge.web.errors import ApiError, error_body, issue, response_for
 from billbridge.web.keys import bearer
@@ -20,7 +22,21 @@ from billbridge.web.services import Services
 log = structlog.get_logger(__name__)
 
 PREFIX = "/proxy"
-_FORWARD = "nango-proxy-"
+_FORWARD = b"nango-proxy-"
+# The request headers billbridge reads itself; any other is neither decoded nor forwarded.
+_CONTROLS = frozenset(
+    {
+        b"authorization",
+        b"connection-id",
+        b"provider-config-key",
+        b"content-type",
+        b"retries",
+        b"base-url-override",
+        b"decompress",
+        b"forward-headers-on-redirect",
+        b"retry-on",
+    }
+)
 _RETRY_ON = re.compile(r"^\d{3}(,\d{3})*$")
 _BOOLEAN = {"true", "false"}
 
@@ -46,11 +62,15 @@ def read_headers(raw_headers: list[tuple[bytes, bytes]]) -> ProxyCall:
     call = ProxyCall()
     problems = []
     for raw_name, raw_value in raw_headers:
-        name = raw_name.decode("latin-1").lower()
+        lowered = raw_name.lower()
+        if lowered.startswith(_FORWARD):
+            call.forward[lowered[len(_FORWARD) :].decode("latin-1")] = raw_value.decode("latin-1")
+            continue
+        if lowered not in _CONTROLS:
+            continue
+        name = lowered.decode("latin-1")
         value = raw_value.decode("latin-1")
-        if name.startswith(_FORWARD):
-            call.forward[name[len(_FORWARD) :]] = value
-        elif name == "authorization":
+        if name == "authorization":
             call.authorization = value
         elif name == "connection-id":
             call.connection_id = value.strip()
@@ -79,6 +99,14 @@ def read_headers(raw_headers: list[tuple[bytes, bytes]]) -> ProxyCall:
     return call
 
 
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """The query's pairs in order, blank values kept (``parse_qsl``, without its per-piece
+    decoding work when there is nothing to decode, which is the usual case)."""
+    if "%" in query or "+" in query:
+        return parse_qsl(query, keep_blank_values=True)
+    return [(name, value) for name, _, value in (piece.partition("=") for piece in query.split("&") if piece)]
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
@@ -91,24 +119,25 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-async def _send(
-    send: Send, status: int, body: bytes, headers: list[tuple[str, str]] | Mapping[str, str]
-) -> None:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in items]
-    raw.append((b"content-length", str(len(body)).encode()))
+async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
+    raw = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def _encoded(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 async def _reply_error(send: Send, exc: ApiError | BillbridgeError) -> None:
     if isinstance(exc, ApiError):
         body = error_body(exc.code, exc.message, errors=exc.errors, payload=exc.payload)
-        await _send(send, exc.status, body, {"content-type": "application/json", **exc.headers})
+        headers = {"content-type": "application/json", **exc.headers}
+        await _send(send, exc.status, body, _encoded(headers.items()))
         return
     response = response_for(exc)
     kept = [(k, v) for k, v in response.headers.items() if k != "content-length"]
-    await _send(send, response.status_code, bytes(response.body), kept)
+    await _send(send, response.status_code, bytes(response.body), _encoded(kept))
 
 
 class ProxyEndpoint:
@@ -143,9 +172,9 @@ async def _proxy(services: Services, scope: Scope, receive: Receive, send: Send)
         raise ApiError(400, "unknown_connection", exc.message) from None
     raw_path: bytes | None = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path is not None else scope["path"]
-    query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    query = query_pairs(scope["query_string"].decode("latin-1"))
     try:
-        answer = await services.proxy.forward(
+        async with services.proxy.open(
             conn,
             method=scope["method"],
             path=path[len(PREFIX) :],
@@ -154,11 +183,55 @@ async def _proxy(services: Services, scope: Scope, receive: Receive, send: Send)
             body=await _read_body(receive),
             retries=call.retries,
             base_url_override=call.base_url_override,
-        )
+        ) as answer:
+            if answer.body is not None:
+                await _send(send, answer.status, answer.body, answer.raw_headers)
+            else:
+                await _stream(send, receive, answer)
     except BillbridgeError as exc:
         report_refresh_failure(services, conn, exc)
         raise
-    await _send(send, answer.status, answer.body, answer.headers)
+
+
+async def _stream(send: Send, receive: Receive, answer: StreamedResponse) -> None:
+    """Relay a body still arriving from BILL, chunk by chunk, until it ends or the caller leaves.
+
+    The response has started, so a failure can no longer become an error answer: the response is
+    left incomplete and the server closes the connection, which tells the caller the body broke.
+    """
+    raw = list(answer.raw_headers)
+    if answer.length is not None:
+        raw.append((b"content-length", str(answer.length).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": raw})
+    relay = asyncio.ensure_future(_relay(send, answer))
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((relay, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        relay.cancel()
+        # The relay stops before the caller's block hands BILL's connection back.
+        await asyncio.wait((relay,))
+    if gone.done() and not gone.cancelled():
+        gone.exception()  # retrieved, so that a failed receive is not reported later
+    failure = None if relay.cancelled() else relay.exception()
+    if isinstance(failure, OSError):
+        return  # the caller left (ASGI servers that report it on send)
+    if failure is not None:
+        log.warning("proxy_stream_broken", error_type=type(failure).__name__)
+
+
+async def _relay(send: Send, answer: StreamedResponse) -> None:
+    while chunk := await answer.next_chunk():
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    # The request body has been read, so the next message is the caller's disconnect (some servers
+    # also send it once the response is complete, which is harmless here).
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def proxy_routes() -> list[Route]:
