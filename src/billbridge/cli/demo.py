@@ -15,12 +15,13 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 from pydantic import SecretStr
 
 from billbridge.cli import app
 from billbridge.cli._logging import configure_logging
 from billbridge.cli._output import console, fail
+from billbridge.cli._server import Server
+from billbridge.cli._server import config as server_config
 from billbridge.cli.serve import announce, prepare, server_settings
 from billbridge.settings import Settings
 from billbridge.simulator import SimConfig
@@ -30,7 +31,7 @@ from billbridge.web import create_app
 INTEGRATION = "bill-sandbox"
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """A uvicorn server that leaves signals to the demo, which stops both servers together."""
 
     @contextlib.contextmanager
@@ -73,7 +74,7 @@ def demo(
 async def _run(settings: Settings, config: SimConfig, *, host: str, port: int, sim_port: int) -> None:
     prepared = await prepare(settings)
     simulator = _Server(
-        uvicorn.Config(
+        server_config(
             create_simulator(config),
             host=host,
             port=sim_port,
@@ -82,7 +83,7 @@ async def _run(settings: Settings, config: SimConfig, *, host: str, port: int, s
             lifespan="auto",
         )
     )
-    api = _Server(uvicorn.Config(create_app(settings), host=host, port=port, log_config=None, lifespan="on"))
+    api = _Server(server_config(create_app(settings), host=host, port=port, log_config=None, lifespan="on"))
     servers = (simulator, api)
     loop = asyncio.get_running_loop()
 
