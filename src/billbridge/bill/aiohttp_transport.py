@@ -4,28 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.client import _RequestContextManager
 from yarl import URL
 
-from billbridge.bill.wire import (
-    RawResponse,
-    StreamedResponse,
-    declared_length,
-    lost,
-    reads_whole,
-    timed_out,
-    unreachable,
+from billbridge.bill.wire import Failures, RawResponse, StreamedResponse, declared_length, reads_whole
+
+_FAILURES = Failures(
+    caught=(aiohttp.ClientError, TimeoutError),
+    not_sent=(aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError),
 )
-from billbridge.errors import BillTransportError
-
-
-def _from_aiohttp(exc: Exception, time_limit: float) -> BillTransportError:
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return unreachable(type(exc).__name__)
-    if isinstance(exc, TimeoutError):
-        return timed_out(time_limit)
-    return lost(type(exc).__name__)
 
 
 class AiohttpTransport:
@@ -66,6 +56,24 @@ class AiohttpTransport:
             timeout = self._timeouts[key] = aiohttp.ClientTimeout(connect=seconds, sock_read=seconds)
         return timeout
 
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> _RequestContextManager:
+        # The URL's query is already percent-encoded; redirects are BILL's answer, not to be followed.
+        return self._client().request(
+            method,
+            URL(url, encoded=True),
+            headers=headers,
+            data=content,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+
     async def send(
         self,
         method: str,
@@ -77,19 +85,12 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send one request (see :class:`Transport`)."""
         try:
-            async with self._client().request(
-                method,
-                URL(url, encoded=True),
-                headers=headers,
-                data=content,
-                timeout=self._timeout(time_limit),
-                allow_redirects=False,
-            ) as response:
+            async with self._request(method, url, headers, content, self._timeout(time_limit)) as response:
                 body = await response.read()
                 pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
                 return RawResponse(response.status, pairs, body)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _from_aiohttp(exc, time_limit) from exc
+        except _FAILURES.caught as exc:
+            raise _FAILURES.translate(exc, time_limit) from exc
 
     def stream(
         self,
@@ -110,51 +111,37 @@ class AiohttpTransport:
             await session.close()
 
 
+@dataclass(slots=True, eq=False)
 class _AiohttpStream:
     """The block of one streamed aiohttp exchange (a class: this is the proxy's hot path)."""
 
-    __slots__ = ("_content", "_headers", "_method", "_response", "_time_limit", "_transport", "_url")
-
-    def __init__(
-        self,
-        transport: AiohttpTransport,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        content: bytes | None,
-        time_limit: float,
-    ) -> None:
-        self._transport = transport
-        self._method = method
-        self._url = url
-        self._headers = headers
-        self._content = content
-        self._time_limit = time_limit
-        self._response: aiohttp.ClientResponse | None = None
+    transport: AiohttpTransport
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    content: bytes | None
+    time_limit: float
+    response: aiohttp.ClientResponse | None = None
 
     async def __aenter__(self) -> StreamedResponse:
-        transport, time_limit = self._transport, self._time_limit
+        transport, time_limit = self.transport, self.time_limit
+        timeout = transport._stream_timeout(time_limit)
         try:
-            response = self._response = await transport._client().request(
-                self._method,
-                URL(self._url, encoded=True),
-                headers=self._headers,
-                data=self._content,
-                timeout=transport._stream_timeout(time_limit),
-                allow_redirects=False,
+            response = self.response = await transport._request(
+                self.method, self.url, self.headers, self.content, timeout
             )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _from_aiohttp(exc, time_limit) from exc
+        except _FAILURES.caught as exc:
+            raise _FAILURES.translate(exc, time_limit) from exc
         try:
             length = declared_length(response.headers)
             payload = response.content
             # A body that came in with the headers is taken whole: nothing left to stream.
-            if reads_whole(response.status, self._method, length) or payload.is_eof():
+            if reads_whole(response.status, self.method, length) or payload.is_eof():
                 body = await response.read()
                 return StreamedResponse(response.status, response.raw_headers, body=body)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _FAILURES.caught as exc:
             response.release()
-            raise _from_aiohttp(exc, time_limit) from exc
+            raise _FAILURES.translate(exc, time_limit) from exc
         except BaseException:
             response.release()
             raise
@@ -162,12 +149,12 @@ class _AiohttpStream:
         async def read() -> bytes:
             try:
                 return await payload.readany()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise _from_aiohttp(exc, time_limit) from exc
+            except _FAILURES.caught as exc:
+                raise _FAILURES.translate(exc, time_limit) from exc
 
         return StreamedResponse(response.status, response.raw_headers, read=read, length=length)
 
     async def __aexit__(self, *exc_info: object) -> None:
         # Back to the pool if the body was read to its end; closed otherwise.
-        if self._response is not None:
-            self._response.release()
+        if self.response is not None:
+            self.response.release()

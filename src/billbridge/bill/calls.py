@@ -11,7 +11,7 @@ import orjson
 
 from billbridge.bill.answers import decode_json, parse_error
 from billbridge.bill.auth import ApiTokenAuth, Auth
-from billbridge.bill.exchange import Api, encode_query
+from billbridge.bill.exchange import Api, Outgoing, encode_query
 from billbridge.bill.objects import ObjectFamily, family
 from billbridge.bill.pagination import Page, walk_pages
 from billbridge.bill.query import Filters, Sorts, list_params
@@ -146,18 +146,10 @@ class ApiCalls(StreamingCore):
             RateLimitError: the local hourly budget is spent (nothing was sent).
             ValidationError: a malformed path or an auth that does not fit the path.
         """
-        method = method.upper()
-        url, merged = self._outgoing(path, auth=auth, params=params, headers=headers, api=api)
-        return await self.exchange(
-            method,
-            url,
-            label=f"{method} {path}",
-            headers=merged,
-            content=content,
-            limit_key=auth.limit_key,
-            retries=retries,
-            replay_safe=is_replay_safe(method, path),
+        outgoing = self._outgoing(
+            method, path, auth=auth, params=params, headers=headers, content=content, retries=retries, api=api
         )
+        return await self.exchange(**outgoing)
 
     def stream(
         self,
@@ -178,33 +170,38 @@ class ApiCalls(StreamingCore):
         ``answer.raw()``; a success may still be arriving (``answer.next_chunk()``). The
         in-flight slot is held until the block ends. Raises as :meth:`send` does.
         """
-        method = method.upper()
-        url, merged = self._outgoing(path, auth=auth, params=params, headers=headers, api=api)
-        return self.exchange_stream(
-            method,
-            url,
-            label=f"{method} {path}",
-            headers=merged,
-            content=content,
-            limit_key=auth.limit_key,
-            retries=retries,
-            replay_safe=is_replay_safe(method, path),
+        outgoing = self._outgoing(
+            method, path, auth=auth, params=params, headers=headers, content=content, retries=retries, api=api
         )
+        return self.exchange_stream(outgoing)
 
     def _outgoing(
         self,
+        method: str,
         path: str,
         *,
         auth: Auth,
         params: Sequence[tuple[str, str]] | None,
         headers: Mapping[str, str] | None,
+        content: bytes | None,
+        retries: int,
         api: Api,
-    ) -> tuple[str, dict[str, str]]:
+    ) -> Outgoing:
+        """What :meth:`send` and :meth:`stream` hand to the exchange, checked and with auth set."""
+        method = method.upper()
         _check_auth(path, auth, api)
-        url = self.url(path, encode_query(params) if params else "", api=api)
         merged = {k: v for k, v in headers.items() if k.lower() not in _AUTH_HEADERS} if headers else {}
         merged.update(auth.headers)
-        return url, merged
+        return {
+            "method": method,
+            "url": self.url(path, encode_query(params) if params else "", api=api),
+            "label": f"{method} {path}",
+            "headers": merged,
+            "content": content,
+            "limit_key": auth.limit_key,
+            "retries": retries,
+            "replay_safe": is_replay_safe(method, path),
+        }
 
     def parse_error(self, raw: RawResponse, *, request: str | None = None) -> BillAPIError | None:
         """The exception a raw answer stands for (None for a success)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
-from typing import Literal, Self
+from typing import Literal, Self, TypedDict, TypeVar
 from urllib.parse import quote, urlencode
 
 from billbridge.bill.answers import build_error, error_code
@@ -24,6 +25,27 @@ from billbridge.errors import BillAPIError, BillTransportError, RateLimitError, 
 RateLimitMode = Literal["raise", "wait"]
 Api = Literal["connect", "events"]
 Sleep = Callable[[float], Awaitable[None]]
+AnswerT = TypeVar("AnswerT")
+#: One try at sending a request: BILL's answer, and the same answer read whole if it is an error
+#: answer (None for a success). Raises ``BillTransportError`` if no answer came.
+Attempt = Callable[[], Awaitable[tuple[AnswerT, RawResponse | None]]]
+
+
+class Outgoing(TypedDict):
+    """One request as the exchange takes it (:meth:`ClientCore.exchange`'s arguments but ``login``)."""
+
+    method: str
+    url: str
+    label: str
+    headers: dict[str, str]
+    content: bytes | None
+    limit_key: tuple[str, str] | None
+    retries: int
+    replay_safe: bool
+
+
+# The in-flight "slot" of requests BILL does not count per organization (API-token calls).
+_UNLIMITED: AbstractAsyncContextManager[None] = nullcontext()
 
 # Characters left bare in paths and query values: all legal there, and BILL's filter syntax uses them.
 _PATH_SAFE = "/:@-._~!$&'()*+,;="
@@ -112,52 +134,70 @@ class ClientCore:
         mode); raises ``RateLimitError`` when a local hourly budget is spent and
         ``BillTransportError`` when no answer came after the allowed retries.
         """
+        transport, timeout = self.transport, self.timeout
+        slot = _UNLIMITED if limit_key is None else self.limits.slot(*limit_key)
+
+        async def attempt() -> tuple[RawResponse, RawResponse | None]:
+            async with slot:  # held while bytes are on the wire, never while backing off
+                raw = await transport.send(method, url, headers=headers, content=content, time_limit=timeout)
+            return raw, raw if raw.status >= 400 else None
+
+        return await self._attempts(
+            attempt, label=label, limit_key=limit_key, retries=retries, replay_safe=replay_safe, login=login
+        )
+
+    async def _attempts(
+        self,
+        attempt: Attempt[AnswerT],
+        *,
+        label: str,
+        limit_key: tuple[str, str] | None,
+        retries: int,
+        replay_safe: bool,
+        login: bool = False,
+    ) -> AnswerT:
+        """Make ``attempt`` until its answer is one to hand over: the one place where budgets,
+        retries and BILL's rate limit are decided, for buffered and streamed exchanges alike.
+
+        Each try is first counted against the local hourly budgets (spent: ``RateLimitError`` or a
+        wait, by ``on_rate_limit``). No answer, or an error answer, is tried again after a backoff
+        up to ``retries`` times where the retry rules allow. ``BDC_1144`` spends the local budget
+        too and is handed over, or waited out (which is not a retry).
+        """
         limits = self.limits
-        transport = self.transport
-        attempt = 0
+        retried = 0
         while True:
             if limit_key is not None:
-                reset = limits.take_request(limit_key[0], login=login)
-                if reset is not None:
+                while (reset := limits.take_request(limit_key[0], login=login)) is not None:
                     await self._budget_spent(reset, label=label, login=login)
-                    continue
             try:
-                if limit_key is None:
-                    raw = await transport.send(
-                        method, url, headers=headers, content=content, time_limit=self.timeout
-                    )
-                else:
-                    async with limits.slot(*limit_key):
-                        raw = await transport.send(
-                            method, url, headers=headers, content=content, time_limit=self.timeout
-                        )
+                answer, error = await attempt()
             except BillTransportError as exc:
                 exc.request = label
-                if attempt < retries and should_retry_failure(exc, replay_safe=replay_safe):
-                    await self._sleep(self.retry_policy.delay(attempt, self._rng))
-                    attempt += 1
-                    continue
-                raise
-            if raw.status < 400:
-                return raw
-            code = error_code(raw)
+                if retried >= retries or not should_retry_failure(exc, replay_safe=replay_safe):
+                    raise
+                await self._sleep(self.retry_policy.delay(retried, self._rng))
+                retried += 1
+                continue
+            if error is None:
+                return answer
+            code = error_code(error)
             if code == RATE_LIMITED:
                 if limit_key is not None:
                     reset = limits.exhaust(limit_key[0], login=login)
                 else:
                     # API-token (Spend & Expense) budgets are per minute, not per hour.
                     reset = next_minute(limits.clock())
-                if self.on_rate_limit == "wait":
-                    await self._wait_until(reset)
-                    continue
-                return raw
-            if attempt < retries and should_retry_answer(
-                status=raw.status, code=code, replay_safe=replay_safe
+                if self.on_rate_limit != "wait":
+                    return answer
+                await self._wait_until(reset)
+            elif retried < retries and should_retry_answer(
+                status=error.status, code=code, replay_safe=replay_safe
             ):
-                await self._sleep(self.retry_policy.delay(attempt, self._rng))
-                attempt += 1
-                continue
-            return raw
+                await self._sleep(self.retry_policy.delay(retried, self._rng))
+                retried += 1
+            else:
+                return answer
 
     async def _budget_spent(self, reset: datetime, *, label: str, login: bool) -> None:
         if self.on_rate_limit == "wait":

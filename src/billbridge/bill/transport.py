@@ -5,8 +5,8 @@ the body chunk by chunk (the proxy's path, so a large download never sits in mem
 Two implementations: :class:`AiohttpTransport` (the default and the hot path of the proxy, in
 ``aiohttp_transport``) and :class:`HttpxTransport` (wraps any ``httpx.AsyncClient``; tests hand it
 an ``ASGITransport`` to the in-process simulator or a ``MockTransport``). Foreign exceptions are
-translated by each into ``BillTransportError`` whose ``code`` says whether the request can have
-reached BILL (``wire``).
+translated into ``BillTransportError`` whose ``code`` says whether the request can have reached
+BILL: each transport names its library's classes in a ``wire.Failures``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from billbridge.bill.aiohttp_transport import AiohttpTransport as AiohttpTranspo
 from billbridge.bill.wire import CONNECTION_LOST as CONNECTION_LOST
 from billbridge.bill.wire import NOT_SENT as NOT_SENT
 from billbridge.bill.wire import TIMED_OUT as TIMED_OUT
+from billbridge.bill.wire import Failures, declared_length, reads_whole
 from billbridge.bill.wire import RawResponse as RawResponse
 from billbridge.bill.wire import StreamedResponse as StreamedResponse
-from billbridge.bill.wire import declared_length, lost, reads_whole, timed_out, unreachable
-from billbridge.errors import BillTransportError
 
 
 @runtime_checkable
@@ -67,12 +66,11 @@ class Transport(Protocol):
         ...
 
 
-def _from_httpx(exc: Exception, time_limit: float) -> BillTransportError:
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return unreachable(type(exc).__name__)
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return timed_out(time_limit)
-    return lost(type(exc).__name__)
+_FAILURES = Failures(
+    caught=(httpx.TransportError, TimeoutError),
+    not_sent=(httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout),
+    silent=(httpx.TimeoutException, TimeoutError),
+)
 
 
 class HttpxTransport:
@@ -86,6 +84,27 @@ class HttpxTransport:
         client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._client = client
 
+    async def _open(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        time_limit: float,
+        *,
+        stream: bool,
+    ) -> httpx.Response:
+        # The request both send and stream make: headers (or, with ``stream``, all) read in time.
+        request = self._client.build_request(
+            method, url, headers=headers, content=content, timeout=time_limit
+        )
+        try:
+            # asyncio.timeout also bounds transports that ignore httpx timeouts (ASGITransport).
+            async with asyncio.timeout(time_limit):
+                return await self._client.send(request, stream=stream)
+        except _FAILURES.caught as exc:
+            raise _FAILURES.translate(exc, time_limit) from exc
+
     async def send(
         self,
         method: str,
@@ -96,14 +115,7 @@ class HttpxTransport:
         time_limit: float,
     ) -> RawResponse:
         """Send one request (see :class:`Transport`)."""
-        try:
-            # asyncio.timeout also bounds transports that ignore httpx timeouts (ASGITransport).
-            async with asyncio.timeout(time_limit):
-                response = await self._client.request(
-                    method, url, headers=headers, content=content, timeout=time_limit
-                )
-        except (httpx.TransportError, TimeoutError) as exc:
-            raise _from_httpx(exc, time_limit) from exc
+        response = await self._open(method, url, headers, content, time_limit, stream=False)
         return RawResponse(response.status_code, response.headers.multi_items(), response.content)
 
     @asynccontextmanager
@@ -117,14 +129,7 @@ class HttpxTransport:
         time_limit: float,
     ) -> AsyncIterator[StreamedResponse]:
         """Send one request and stream its answer (see :class:`Transport`)."""
-        request = self._client.build_request(
-            method, url, headers=headers, content=content, timeout=time_limit
-        )
-        try:
-            async with asyncio.timeout(time_limit):
-                response = await self._client.send(request, stream=True)
-        except (httpx.TransportError, TimeoutError) as exc:
-            raise _from_httpx(exc, time_limit) from exc
+        response = await self._open(method, url, headers, content, time_limit, stream=True)
         try:
             pairs = response.headers.raw
             length = declared_length(response.headers)
@@ -132,8 +137,8 @@ class HttpxTransport:
                 try:
                     async with asyncio.timeout(time_limit):
                         body = await response.aread()
-                except (httpx.TransportError, TimeoutError) as exc:
-                    raise _from_httpx(exc, time_limit) from exc
+                except _FAILURES.caught as exc:
+                    raise _FAILURES.translate(exc, time_limit) from exc
                 yield StreamedResponse(response.status_code, pairs, body=body)
                 return
             chunks = response.aiter_bytes()
@@ -142,7 +147,7 @@ class HttpxTransport:
                 try:
                     return await anext(chunks, b"")
                 except httpx.TransportError as exc:
-                    raise _from_httpx(exc, time_limit) from exc
+                    raise _FAILURES.translate(exc, time_limit) from exc
 
             yield StreamedResponse(response.status_code, pairs, read=read, length=length)
         finally:

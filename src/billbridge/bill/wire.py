@@ -142,3 +142,27 @@ def lost(kind: str) -> BillTransportError:
     return BillTransportError(
         f"the connection to BILL failed before a whole answer arrived ({kind})", code=CONNECTION_LOST
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """How one HTTP library's exceptions become ``BillTransportError``: each transport names its
+    classes, the translation is the same for all.
+
+    Attributes:
+        caught: every exception class of the library that means "no whole answer".
+        not_sent: those that prove no connection was made (checked first: some are timeouts too).
+        silent: those that mean BILL went quiet for longer than the time limit.
+    """
+
+    caught: tuple[type[BaseException], ...]
+    not_sent: tuple[type[BaseException], ...]
+    silent: tuple[type[BaseException], ...] = (TimeoutError,)
+
+    def translate(self, exc: BaseException, time_limit: float) -> BillTransportError:
+        """The ``BillTransportError`` for ``exc`` (raise it ``from exc``)."""
+        if isinstance(exc, self.not_sent):
+            return unreachable(type(exc).__name__)
+        if isinstance(exc, self.silent):
+            return timed_out(time_limit)
+        return lost(type(exc).__name__)

@@ -70,16 +70,8 @@ class Proxy:
         Arguments, answers and errors as for :meth:`open`; for callers that want the bytes in
         memory (the HTTP route streams instead).
         """
-        async with self.open(
-            conn,
-            method=method,
-            path=path,
-            query=query,
-            headers=headers,
-            body=body,
-            retries=retries,
-            base_url_override=base_url_override,
-        ) as answer:
+        forwarding = self._forwarding(conn, method, path, query, headers, body, retries, base_url_override)
+        async with forwarding as answer:
             return RawResponse(answer.status, answer.headers, await answer.read())
 
     def open(
@@ -126,6 +118,20 @@ class Proxy:
             CredentialsRejectedError, LoginCooldownError: No session can be had.
             BillTransportError: BILL could not be reached (or, while the body is read, broke off).
         """
+        return self._forwarding(conn, method, path, query, headers, body, retries, base_url_override)
+
+    def _forwarding(
+        self,
+        conn: Connection,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]] | None,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        retries: int,
+        base_url_override: str | None,
+    ) -> _Forwarding:
+        # What forward and open share: the request checked and prepared, nothing sent yet.
         target = confine_path(path)
         if not 0 <= retries <= MAX_RETRIES:
             raise ValidationError(
@@ -204,30 +210,22 @@ async def _leased(
         yield answer
 
 
+@dataclass(slots=True, eq=False)
 class _Forwarding:
     """The block of one proxied request (a class rather than a generator: the proxy's hot path)."""
 
-    __slots__ = ("_client", "_conn", "_inner", "_proxy", "_request", "_spend_auth")
-
-    def __init__(
-        self,
-        proxy: Proxy,
-        conn: Connection,
-        client: BillClient,
-        request: _Request,
-        spend_auth: ApiTokenAuth | None,
-    ) -> None:
-        self._proxy = proxy
-        self._conn = conn
-        self._client = client
-        self._request = request
-        self._spend_auth = spend_auth
-        self._inner: AbstractAsyncContextManager[StreamedResponse] | None = None
+    proxy: Proxy
+    conn: Connection
+    client: BillClient
+    request: _Request
+    spend_auth: ApiTokenAuth | None
+    # The open BILL exchange whose answer the block is reading.
+    inner: AbstractAsyncContextManager[StreamedResponse] | None = None
 
     async def __aenter__(self) -> StreamedResponse:
-        proxy, conn, request, client = self._proxy, self._conn, self._request, self._client
-        if self._spend_auth is not None:
-            answer, error = await self._open(request.stream(client, self._spend_auth))
+        proxy, conn, request, client = self.proxy, self.conn, self.request, self.client
+        if self.spend_auth is not None:
+            answer, error = await self._open(request.stream(client, self.spend_auth))
             return await self._finish(answer, error, spend=True)
         live = await proxy._keeper.live_session(conn)
         answer, error = await self._open(proxy._stream(request, client, live.auth))
@@ -241,7 +239,7 @@ class _Forwarding:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        inner, self._inner = self._inner, None
+        inner, self.inner = self.inner, None
         if inner is not None:
             await inner.__aexit__(exc_type, exc, tb)
 
@@ -249,10 +247,10 @@ class _Forwarding:
         self, inner: AbstractAsyncContextManager[StreamedResponse]
     ) -> tuple[StreamedResponse, BillAPIError | None]:
         answer = await inner.__aenter__()
-        self._inner = inner
+        self.inner = inner
         try:
             # Error answers always come read whole (StreamedResponse), so their code can be parsed.
-            return answer, self._client.parse_error(answer.raw()) if answer.status >= 400 else None
+            return answer, self.client.parse_error(answer.raw()) if answer.status >= 400 else None
         except BaseException:
             await self._close()
             raise
@@ -269,7 +267,7 @@ class _Forwarding:
         return answer.with_raw_headers(returned_headers(answer.raw_headers))
 
     async def _close(self) -> None:
-        inner, self._inner = self._inner, None
+        inner, self.inner = self.inner, None
         if inner is not None:
             await inner.__aexit__(None, None, None)
 

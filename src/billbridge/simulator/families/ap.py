@@ -1,6 +1,10 @@
-"""Accounts-payable families: vendors, bills, vendor credits, recurring bills."""
+"""Accounts-payable families: vendors, bills, vendor credits, recurring bills; and the two family
+shapes accounts receivable mirrors (credits and recurring templates held by a vendor or customer)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
 
 from billbridge.simulator.errors import SimError
 from billbridge.simulator.families.base import (
@@ -9,7 +13,9 @@ from billbridge.simulator.families.base import (
     SET,
     Draw,
     FamilySpec,
+    FieldRule,
     GenContext,
+    Generator,
     Record,
     Resolver,
     common_filters,
@@ -28,6 +34,53 @@ def vendor_ref(ctx: GenContext, family: str, serial: int) -> tuple[str, str]:
     """(vendorId, vendorName) of the vendor a record of ``family`` points at."""
     target = ctx.pick(family, serial, ctx.records)
     return ctx.id("009", target), company_name(ctx, "vendors", target)
+
+
+def party_rule(party: str) -> tuple[str, FieldRule]:
+    """The filter on the vendor or customer a record belongs to (``vendorId``, ``customerId``)."""
+    return rule(party, "str", frozenset({"eq", "in"}))
+
+
+def credit_family(
+    path: str,
+    prefix: str,
+    *,
+    generate: Generator,
+    party: str,
+    filters: tuple[tuple[str, FieldRule], ...] = (),
+) -> FamilySpec:
+    """A family of credits held by a vendor or customer (vendor credits, credit memos)."""
+    return FamilySpec(
+        path=path,
+        prefix=prefix,
+        generate=generate,
+        filters=common_filters(party_rule(party), *filters),
+        sorts=common_sorts(("creditDate", "date"), ("amount", "num")),
+        required=(party, "amount"),
+        replaceable=True,
+    )
+
+
+def recurring_family(
+    path: str,
+    prefix: str,
+    *,
+    generate: Generator,
+    party: str,
+    protected: Callable[[str, Record], bool] | None = None,
+) -> FamilySpec:
+    """A family of templates that bill a vendor or customer on a schedule (recurring bills and
+    invoices); ``protected`` as in :class:`FamilySpec` (default: nothing protected)."""
+    spec = FamilySpec(
+        path=path,
+        prefix=prefix,
+        generate=generate,
+        filters=common_filters(party_rule(party)),
+        sorts=common_sorts(),
+        required=(party, "schedule"),
+        replaceable=True,
+    )
+    return spec if protected is None else replace(spec, protected=protected)
 
 
 def _vendor(ctx: GenContext, serial: int) -> Record:
@@ -193,7 +246,7 @@ BILLS = FamilySpec(
     prefix="00n",
     generate=_bill,
     filters=common_filters(
-        rule("vendorId", "str", frozenset({"eq", "in"})),
+        party_rule("vendorId"),
         rule("dueDate", "date", RANGE),
         rule("paymentStatus", "str", frozenset({"eq", "ne", "in"})),
         rule("amount", "num", RANGE | EQ_NE),
@@ -218,25 +271,14 @@ BILLS = FamilySpec(
     event="bill",
 )
 
-VENDOR_CREDITS = FamilySpec(
-    path="vendor-credits",
-    prefix="vcr",
+VENDOR_CREDITS = credit_family(
+    "vendor-credits",
+    "vcr",
     generate=_vendor_credit,
-    filters=common_filters(
-        rule("vendorId", "str", frozenset({"eq", "in"})), rule("vendorCreditStatus", "str", SET)
-    ),
-    sorts=common_sorts(("creditDate", "date"), ("amount", "num")),
-    required=("vendorId", "amount"),
-    replaceable=True,
+    party="vendorId",
+    filters=(rule("vendorCreditStatus", "str", SET),),
 )
 
-RECURRING_BILLS = FamilySpec(
-    path="recurringbills",
-    prefix="btp",
-    generate=_recurring_bill,
-    filters=common_filters(rule("vendorId", "str", frozenset({"eq", "in"}))),
-    sorts=common_sorts(),
-    required=("vendorId", "schedule"),
-    replaceable=True,
-    protected=_recurring_autopay_on,
+RECURRING_BILLS = recurring_family(
+    "recurringbills", "btp", generate=_recurring_bill, party="vendorId", protected=_recurring_autopay_on
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billbridge.simulator.errors import SimError
+from billbridge.simulator.families.ap import credit_family, party_rule, recurring_family
 from billbridge.simulator.families.base import (
     EQ_NE,
     RANGE,
@@ -183,7 +184,7 @@ INVOICES = FamilySpec(
     prefix="00e",
     generate=_invoice,
     filters=common_filters(
-        rule("customerId", "str", frozenset({"eq", "in"})),
+        party_rule("customerId"),
         rule("invoiceNumber", "str", frozenset({"eq", "in", "sw"})),
         rule("dueDate", "date", RANGE),
         rule("invoiceDate", "date", RANGE),
@@ -204,28 +205,14 @@ RECEIVABLE_PAYMENTS = FamilySpec(
     path="receivable-payments",
     prefix="0rp",
     generate=_receivable_payment,
-    filters=dict([rule("id", "str", SET), rule("customerId", "str", frozenset({"eq", "in"})), *TIME_RANGE]),
+    filters=dict([rule("id", "str", SET), party_rule("customerId"), *TIME_RANGE]),
     sorts=common_sorts(("amount", "num"), ("paymentDate", "date")),
     creatable=False,
     archivable=False,
 )
 
-CREDIT_MEMOS = FamilySpec(
-    path="credit-memos",
-    prefix="ccr",
-    generate=_credit_memo,
-    filters=common_filters(rule("customerId", "str", frozenset({"eq", "in"}))),
-    sorts=common_sorts(("creditDate", "date"), ("amount", "num")),
-    required=("customerId", "amount"),
-    replaceable=True,
-)
+CREDIT_MEMOS = credit_family("credit-memos", "ccr", generate=_credit_memo, party="customerId")
 
-RECURRING_INVOICES = FamilySpec(
-    path="recurring-invoices",
-    prefix="rit",
-    generate=_recurring_invoice,
-    filters=common_filters(rule("customerId", "str", frozenset({"eq", "in"}))),
-    sorts=common_sorts(),
-    required=("customerId", "schedule"),
-    replaceable=True,
+RECURRING_INVOICES = recurring_family(
+    "recurring-invoices", "rit", generate=_recurring_invoice, party="customerId"
 )
