@@ -54,6 +54,7 @@ def test_open_connect_ui_receives_connect_with_the_new_connection(
     # Done tells the SDK to close: it removes the iframe.
     frame.get_by_role("button", name="Done").click()
     expect(iframe).to_have_count(0)
+    page.wait_for_function("window.connectEvents.some((e) => e.type === 'close')")
     assert _events(page)[-1] == {"type": "close"}
 
 
@@ -110,6 +111,8 @@ def test_popup_tells_its_opener(page: Page, stack: Stack, host: str) -> None:
     with popup.expect_event("close"), contextlib.suppress(Error):
         popup.get_by_role("button", name="Done").click()
     assert popup.is_closed()
+    # The message crosses windows asynchronously: it may land just after the popup is gone.
+    page.wait_for_function("window.received.some((m) => m && m.type === 'close')")
     assert page.evaluate("window.received")[-1] == {"type": "close"}
 
 
