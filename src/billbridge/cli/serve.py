@@ -65,7 +65,7 @@ def announce(settings: Settings, prepared: Prepared, *, listen: str) -> None:
             soft_wrap=True,
         )
     if prepared.secret_key is not None:
-        console.print("  [bold]secret key[/] (shown once; only its hash is stored):")
+        console.print("  [bold]secret key[/] (shown once; stored only as a hash and encrypted):")
         console.print(f"    {prepared.secret_key}", soft_wrap=True)
         console.print("  Send it as 'Authorization: Bearer <secret key>' (the apiKey of @nangohq/node).")
 
