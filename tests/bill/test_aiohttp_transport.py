@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from billbridge.bill import AiohttpTransport, BillClient, Filter, SessionAuth, environment
 from billbridge.bill.transport import NOT_SENT, TIMED_OUT
 from billbridge.errors import BillTransportError, InvalidCredentialsError
 from billbridge.simulator import SimConfig, create_app
+from support.processes import serve_in_thread
 
 from .conftest import FAST_RETRIES, Demo, Sleeps, demo_of
 
@@ -24,28 +22,9 @@ from .conftest import FAST_RETRIES, Demo, Sleeps, demo_of
 @pytest.fixture(scope="module")
 def live_sim() -> Iterator[str]:
     """A simulator served by uvicorn in a background thread; yields its gateway root."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     app = create_app(SimConfig(records=30, organizations=1))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the simulator did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with serve_in_thread(app, access_log=False, timeout_graceful_shutdown=2) as url:
+        yield url
 
 
 @pytest.fixture

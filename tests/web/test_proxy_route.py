@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +11,6 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -25,6 +21,7 @@ from billbridge.simulator import create_app as create_sim_app
 from billbridge.web import create_app
 from billbridge.web.api.proxy import query_pairs
 from fixtures_db import TEST_KEY_LINE
+from support.processes import serve_in_thread
 
 Form = Callable[..., dict[str, str]]
 BULKY = {"name": "Bulky Vendor", "description": "x" * 70_000}  # 40 of them: a page of ~2.8 MB
@@ -187,27 +184,9 @@ async def test_a_large_answer_passes_the_in_process_transport_too(api: Api, link
 @pytest.fixture(scope="module")
 def live_sim() -> Iterator[str]:
     """A simulator served by uvicorn in a background thread; yields its gateway root."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
     app = create_sim_app(SimConfig(records=5, organizations=1))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the simulator did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with serve_in_thread(app, access_log=False, timeout_graceful_shutdown=2) as url:
+        yield url
 
 
 @dataclass
