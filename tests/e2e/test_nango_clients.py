@@ -181,7 +181,7 @@ def test_auth_webhooks_verify_with_the_node_client(journey: Journey, stack: Stac
         time.sleep(0.1)
     hooks = stack.webhooks()
     assert hooks, "no webhook arrived"
-    assert all(hook["verified"] and hook["legacyVerified"] for hook in hooks)
+    assert all(hook["verified"] and hook["legacyVerified"] and hook["stampVerified"] for hook in hooks)
     bodies = [hook["body"] for hook in hooks]
     created = [b for b in bodies if b["operation"] == "creation" and b["success"]]
     failed = [b for b in bodies if b["operation"] == "creation" and not b["success"]]

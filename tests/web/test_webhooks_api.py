@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,10 @@ async def hooked(
 def _check_signatures(body: bytes, headers: dict[str, str], key: str) -> None:
     assert headers["X-Nango-Hmac-Sha256"] == hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
     assert headers["X-Nango-Signature"] == hashlib.sha256(key.encode() + body).hexdigest()
+    # Stripe's scheme: "t=<unix>,v1=<hex HMAC of '<t>.' + body>", signed at the moment of sending.
+    stamp, v1 = (part.split("=", 1)[1] for part in headers["X-Billbridge-Signature"].split(","))
+    assert abs(int(stamp) - time.time()) < 60
+    assert v1 == hmac.new(key.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 async def test_creation_then_override_are_signed_with_the_secret_key(

@@ -13,6 +13,8 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
+from billbridge.signatures import HEADER as STAMPED_HEADER
+from billbridge.signatures import sign
 from billbridge.store import Connection
 
 log = structlog.get_logger(__name__)
@@ -50,12 +52,14 @@ def encode(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-def signature_headers(raw: bytes, key: str) -> dict[str, str]:
-    """``X-Nango-Hmac-Sha256`` (HMAC-SHA256 of the raw body) and the legacy ``X-Nango-Signature``."""
+def signature_headers(raw: bytes, key: str, *, timestamp: int | None = None) -> dict[str, str]:
+    """``X-Nango-Hmac-Sha256`` (HMAC-SHA256 of the raw body), the legacy ``X-Nango-Signature``, and
+    ``X-Billbridge-Signature`` (body and send time under HMAC; see :mod:`billbridge.signatures`)."""
     secret = key.encode()
     return {
         "X-Nango-Hmac-Sha256": hmac.new(secret, raw, hashlib.sha256).hexdigest(),
         "X-Nango-Signature": hashlib.sha256(secret + raw).hexdigest(),
+        STAMPED_HEADER: sign(raw, key, timestamp=timestamp),
     }
 
 
@@ -166,12 +170,13 @@ class WebhookSender:
         key = self._key.get()
         if key is None:
             log.warning("webhook_unsigned", reason="no signing key known; set BILLBRIDGE_WEBHOOK_SIGNING_KEY")
-        else:
-            headers.update(signature_headers(raw, key))
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
         delay = self._backoff
         for attempt in range(1, self._attempts + 1):
+            if key is not None:
+                # Signed again per attempt: a retry carries its own send time, inside the tolerance.
+                headers.update(signature_headers(raw, key))
             try:
                 response = await self._client.post(url, content=raw, headers=headers)
             except httpx.HTTPError as exc:
