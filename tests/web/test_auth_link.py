@@ -18,7 +18,7 @@ async def test_link_with_demo_credentials_stores_a_working_connection(api: Api, 
     body = response.json()
     assert set(body) == {"connectionId", "providerConfigKey"}
     assert body["providerConfigKey"] == "bill-sandbox"
-    stored = await api.services.connections.get(body["connectionId"], "bill-sandbox")
+    stored = await api.runtime.connections.get(body["connectionId"], "bill-sandbox")
     assert stored is not None
     assert stored.credentials.username == demo_form()["username"]
     assert stored.credentials.password.get_secret_value() == demo_form()["password"]
@@ -204,7 +204,7 @@ async def test_reconnect_replaces_credentials_and_keeps_metadata(api: Api, demo_
         "/connections/metadata",
         json={"connection_id": connection_id, "provider_config_key": "bill-sandbox", "metadata": {"a": 1}},
     )
-    before = await api.services.connections.get(connection_id, "bill-sandbox")
+    before = await api.runtime.connections.get(connection_id, "bill-sandbox")
     reconnect = await api.client.post(
         "/connect/sessions/reconnect", json={"connection_id": connection_id, "integration_id": "bill-sandbox"}
     )
@@ -214,7 +214,7 @@ async def test_reconnect_replaces_credentials_and_keeps_metadata(api: Api, demo_
     response = await api.link(demo_form(), token=token)
 
     assert response.json() == {"connectionId": connection_id, "providerConfigKey": "bill-sandbox"}
-    after = await api.services.connections.get(connection_id, "bill-sandbox")
+    after = await api.runtime.connections.get(connection_id, "bill-sandbox")
     assert before is not None
     assert after is not None
     assert after.metadata == {"a": 1}
@@ -248,7 +248,7 @@ async def test_session_webhook_and_config_defaults_are_attached(api: Api, demo_f
     )
     body: dict[str, Any] = (await api.link(demo_form(), token=token)).json()
 
-    conn = await api.services.connections.get(body["connectionId"], "bill-sandbox")
+    conn = await api.runtime.connections.get(body["connectionId"], "bill-sandbox")
 
     assert conn is not None
     assert conn.connection_config == {"region": "us"}

@@ -44,7 +44,7 @@ async def test_get_connection_has_nango_shape_and_never_the_password(api: Api, d
     assert creds["raw"]["sessionId"] == creds["session_id"]
     assert "password" not in creds
     assert demo_form()["password"] not in response.text
-    stored = await api.services.connections.get(connection_id, "bill-sandbox")
+    stored = await api.runtime.connections.get(connection_id, "bill-sandbox")
     assert stored is not None
     assert stored.last_fetched_at is not None
 
@@ -75,16 +75,16 @@ async def test_changed_password_gives_invalid_credentials_and_a_single_login(
     api: Api, demo_form: Form
 ) -> None:
     connection_id = await api.linked(demo_form())
-    stored = await api.services.connections.get(connection_id, "bill-sandbox")
+    stored = await api.runtime.connections.get(connection_id, "bill-sandbox")
     assert stored is not None
     from dataclasses import replace
 
     from pydantic import SecretStr
 
-    await api.services.connections.update_credentials(
+    await api.runtime.connections.update_credentials(
         stored.pk, replace(stored.credentials, password=SecretStr("changed-since"))
     )
-    api.services.keeper.forget(stored.pk)
+    api.runtime.keeper.forget(stored.pk)
 
     first = await _get(api, connection_id, force_refresh="true")
     second = await _get(api, connection_id, force_refresh="true")
@@ -156,8 +156,7 @@ async def test_delete_removes_the_connection_and_logs_out_of_bill(api: Api, demo
     creds = (await _get(api, connection_id)).json()["credentials"]
 
     response = await api.client.delete(f"/connections/{connection_id}", params=KEY)
-    for task in list(api.services.background):
-        await task
+    await api.runtime.accounts.drain()
 
     assert response.status_code == 200
     assert response.json() == {"success": True}

@@ -29,7 +29,7 @@ async def pg_api(
 
 
 async def test_link_proxy_get_and_delete_on_postgres(pg_api: Api, demo_form: Form) -> None:
-    assert pg_api.services.db.is_postgres
+    assert pg_api.runtime.db.is_postgres
     connection_id = await pg_api.linked(demo_form())
     headers = {"Connection-Id": connection_id, "Provider-Config-Key": "bill-sandbox"}
 

@@ -200,7 +200,7 @@ class Live:
     organization_id: str
 
     def in_flight(self) -> int:
-        return int(self.app.state.services.clients.limits.in_flight(self.dev_key, self.organization_id))
+        return int(self.app.state.runtime.clients.limits.in_flight(self.dev_key, self.organization_id))
 
 
 @pytest.fixture

@@ -96,12 +96,12 @@ async def test_refresh_failure_sends_one_webhook(
 ) -> None:
     connection_id = await hooked.linked(demo_form())
     await receiver.wait_for(1)
-    stored = await hooked.services.connections.get(connection_id, "bill-sandbox")
+    stored = await hooked.runtime.connections.get(connection_id, "bill-sandbox")
     assert stored is not None
-    await hooked.services.connections.update_credentials(
+    await hooked.runtime.connections.update_credentials(
         stored.pk, replace(stored.credentials, password=SecretStr("changed"))
     )
-    hooked.services.keeper.forget(stored.pk)
+    hooked.runtime.keeper.forget(stored.pk)
     headers = {"Connection-Id": connection_id, "Provider-Config-Key": "bill-sandbox"}
     await hooked.sim.post("/_sim/sessions/invalidate", json={})
 
@@ -114,7 +114,7 @@ async def test_refresh_failure_sends_one_webhook(
     assert refresh["operation"] == "refresh"
     assert refresh["success"] is False
     assert refresh["error"]["type"] == "invalid_credentials"
-    await hooked.services.webhooks.drain(grace=1)
+    await hooked.runtime.webhooks.drain(grace=1)
     assert len(receiver.received) == 2
 
 
@@ -140,7 +140,7 @@ async def test_webhook_override_url_and_configured_signing_key(
 
 async def test_no_webhook_url_means_no_webhooks(api: Api, demo_form: Form, receiver: WebhookReceiver) -> None:
     await api.linked(demo_form(), webhook_url_override=receiver.url)
-    await api.services.webhooks.drain(grace=1)
+    await api.runtime.webhooks.drain(grace=1)
     assert receiver.attempts == 0
 
 

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from billbridge.bill import HttpxTransport
 from billbridge.connections import Integration
+from billbridge.runtime import Runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.store.models import ConnectionRow
-from billbridge.web import Services, create_app
+from billbridge.web import create_app
 
 SECRET_KEY = "bb-test-secret-key-7f3a9c1e"
 PUBLIC_URL = "http://bb.test"
@@ -50,9 +51,9 @@ class Api:
     sim: httpx.AsyncClient
 
     @property
-    def services(self) -> Services:
-        services: Services = self.app.state.services
-        return services
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
     async def connect_session(self, **body: Any) -> str:
         """A new connect session token (end user ``u1`` unless the body says otherwise)."""
@@ -80,7 +81,7 @@ class Api:
 
     async def count_connections(self) -> int:
         """Rows in the connections table (to prove a failure stored nothing)."""
-        async with self.services.db.session() as session:
+        async with self.runtime.db.session() as session:
             return int((await session.execute(select(func.count()).select_from(ConnectionRow))).scalar_one())
 
     async def sim_stats(self) -> dict[str, Any]:

@@ -13,11 +13,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from billbridge.bill import SessionAuth
 from billbridge.cli import app
 from billbridge.cli._output import console, fail, load_settings
-from billbridge.connections import BillClients
 from billbridge.errors import BillbridgeError
+from billbridge.runtime import open_runtime
 from billbridge.settings import Settings
 from billbridge.store import Connection, ConnectionRepository, Database, Keyring
 
@@ -182,22 +181,17 @@ def delete(
     """Delete a connection and end its BILL session."""
     if not yes:
         typer.confirm(f"Delete connection {connection_id!r} ({integration})?", abort=True)
-    settings = load_settings()
-    run(lambda store: _delete(store, settings, connection_id, integration))
+    try:
+        asyncio.run(_delete(load_settings(), connection_id, integration))
+    except BillbridgeError as exc:
+        fail(exc.message)
     console.print(f"Deleted connection {connection_id} ({integration}).")
 
 
-async def _delete(store: Store, settings: Settings, connection_id: str, integration: str) -> None:
-    conn = await _get(store, connection_id, integration)
-    await store.repo.delete(conn.pk)
-    session_id = conn.session.session_id
-    if session_id is None:
-        return
-    clients = BillClients(settings, max_retries=0, timeout=10.0)
-    try:
-        auth = SessionAuth(conn.credentials.dev_key, session_id, conn.credentials.organization_id)
-        await clients.for_integration(integration).logout(auth)
-    except BillbridgeError:
-        console.print("BILL could not be told to end the session; it ends by itself after 35 idle minutes.")
-    finally:
-        await clients.aclose()
+async def _delete(settings: Settings, connection_id: str, integration: str) -> None:
+    # Through the runtime, so the deletion is logged and BILL is told to end the session.
+    async with open_runtime(settings) as runtime:
+        conn = await runtime.connections.get(connection_id, integration)
+        if conn is None:
+            fail(f"No connection {connection_id!r} for the integration {integration!r}.")
+        await runtime.accounts.delete(conn)

@@ -9,24 +9,18 @@ import typer
 
 from billbridge.cli import app
 from billbridge.cli._output import console, err_console, fail, load_settings
-from billbridge.cli.connections import open_store
 from billbridge.connections import (
-    BillClients,
     LinkForm,
     LinkInputError,
     LinkOutcome,
     LinkRefusedError,
     LinkTarget,
-    SigningKey,
-    WebhookSender,
     get_integration,
-    integrations_from_settings,
-    link_account,
     parse_link_form,
 )
 from billbridge.errors import BillbridgeError
+from billbridge.runtime import open_runtime
 from billbridge.settings import Settings
-from billbridge.store import ApiKeyRepository, Database, Keyring
 
 _PROMPTS = {
     "username": ("BILL username (the e-mail you sign in with)", False),
@@ -121,29 +115,9 @@ def _form(values: dict[str, str | None], api_token: str | None, *, interactive: 
 
 
 async def _link(settings: Settings, key: str, form: LinkForm, target: LinkTarget) -> LinkOutcome:
-    integrations = integrations_from_settings(settings)
-    integration = get_integration(integrations, key)
-    clients = BillClients(integrations)
-    try:
-        async with open_store(settings) as store:
-            outcome = await link_account(
-                form, integration=integration, repo=store.repo, clients=clients, target=target
-            )
-            await _notify(settings, store.db, outcome)
-            return outcome
-    finally:
-        await clients.aclose()
-
-
-async def _notify(settings: Settings, db: Database, outcome: LinkOutcome) -> None:
-    if settings.webhook_url is None:
-        return
-    stored = await ApiKeyRepository(db, Keyring.from_settings(settings)).secret_key()
-    sender = WebhookSender(
-        url=str(settings.webhook_url),
-        signing_key=SigningKey(
-            configured=settings.webhook_signing_key, api_key=settings.secret_key or stored
-        ),
-    )
-    sender.auth_for(outcome.connection, operation=outcome.operation, success=True)
-    await sender.aclose(grace=30)
+    async with open_runtime(settings) as runtime:
+        integration = get_integration(runtime.integrations, key)
+        outcome = await runtime.accounts.link(form, integration=integration, target=target)
+        # The process ends right after: give the webhook receiver time to answer.
+        await runtime.webhooks.drain(grace=30)
+        return outcome

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from billbridge.connections.accounts import Accounts
 from billbridge.connections.clients import BillClients, TransportFactory
 from billbridge.connections.clock import Clock, utc_now
 from billbridge.connections.concurrency import InFlightLeases
+from billbridge.connections.events import (
+    ConnectionDeleted,
+    ConnectionLinked,
+    ConnectionRelinked,
+    Event,
+    Events,
+    LinkRefused,
+    LoginFinished,
+    RefreshFailed,
+)
 from billbridge.connections.integrations import (
     Integration,
     get_integration,
@@ -13,23 +24,38 @@ from billbridge.connections.integrations import (
 from billbridge.connections.login_policy import IDLE_TIMEOUT, REUSE_WINDOW
 from billbridge.connections.paths import confine_path, is_spend_path
 from billbridge.connections.proxy import Proxy
+from billbridge.connections.reactions import record_operations, send_auth_webhooks
+from billbridge.connections.secret_keys import CONNECT_PREFIX, SecretKeys
 from billbridge.connections.sessions import LiveSession, SessionKeeper
 
 __all__ = [
+    "CONNECT_PREFIX",
     "IDLE_TIMEOUT",
     "REUSE_WINDOW",
+    "Accounts",
     "BillClients",
     "Clock",
+    "ConnectionDeleted",
+    "ConnectionLinked",
+    "ConnectionRelinked",
+    "Event",
+    "Events",
     "InFlightLeases",
     "Integration",
+    "LinkRefused",
     "LiveSession",
+    "LoginFinished",
     "Proxy",
+    "RefreshFailed",
+    "SecretKeys",
     "SessionKeeper",
     "TransportFactory",
     "confine_path",
     "get_integration",
     "integrations_from_settings",
     "is_spend_path",
+    "record_operations",
+    "send_auth_webhooks",
     "utc_now",
 ]
 

@@ -9,6 +9,7 @@ import structlog
 from billbridge.bill import LoginResult
 from billbridge.connections.clients import BillClients
 from billbridge.connections.clock import Clock
+from billbridge.connections.events import Events, LoginFinished, RefreshFailed
 from billbridge.connections.login_policy import (
     LOGIN_DEADLINE_SECONDS,
     LoginOutcome,
@@ -37,11 +38,13 @@ class Relogin:
         clients: BillClients,
         *,
         clock: Clock,
+        events: Events,
         deadline: float = LOGIN_DEADLINE_SECONDS,
     ) -> None:
         self._repo = repo
         self._clients = clients
         self._clock = clock
+        self._events = events
         self._deadline = deadline
 
     async def run(self, entry: CacheEntry, *, expected: int, force: bool, explicit: bool) -> None:
@@ -58,8 +61,10 @@ class Relogin:
             CredentialsRejectedError, LoginCooldownError, RateLimitError, StoreError.
         """
         failure: BillbridgeError | None = None
+        login: LoginFinished | None = None
         # Raising inside the lock could roll back what the failure handler records, so the error
-        # is carried out of the transaction and raised after it commits.
+        # is carried out of the transaction and raised after it commits; events are told after it
+        # too, as their subscribers write to the database.
         async with self._repo.login_lock(entry.conn.pk) as handle:
             now = self._clock()
             merge(entry, handle.connection, now)
@@ -74,9 +79,16 @@ class Relogin:
                 try:
                     result = await self._login(entry)
                 except BillbridgeError as exc:
+                    login = LoginFinished(purpose="renew", outcome=exc.code)
                     failure = await self._failed(entry, handle, exc)
                 else:
+                    login = LoginFinished(purpose="renew", outcome="ok")
                     await self._succeeded(entry, handle, result)
+        if login is not None:
+            await self._events.emit(login)
+            if isinstance(failure, CredentialsRejectedError):
+                # Only the login that marked the connection gets here: once per refusal.
+                await self._events.emit(RefreshFailed(entry.conn, code=failure.code, message=failure.message))
         if failure is not None:
             raise failure
 

@@ -14,6 +14,7 @@ from billbridge.bill import SessionAuth
 from billbridge.connections.clients import BillClients
 from billbridge.connections.clock import Clock, utc_now
 from billbridge.connections.connection_cache import ConnectionCache
+from billbridge.connections.events import Events
 from billbridge.connections.login_policy import (
     IDLE_TIMEOUT,
     LOGIN_DEADLINE_SECONDS,
@@ -68,6 +69,7 @@ class SessionKeeper:
         clock: Clock = utc_now,
         cache_ttl: timedelta = timedelta(seconds=15),
         login_deadline: float = LOGIN_DEADLINE_SECONDS,
+        events: Events | None = None,
     ) -> None:
         """Build the keeper.
 
@@ -77,11 +79,15 @@ class SessionKeeper:
             clock: Aware UTC "now" (tests pass a simulated clock).
             cache_ttl: How long a cached connection is served before it is re-read in the background.
             login_deadline: Seconds a login may take in all, the client's retries included.
+            events: Told every login (``LoginFinished``) and each refusal of working credentials
+                (``RefreshFailed``); a private notifier when omitted.
         """
         self._repo = repo
         self._clock = clock
         self._cache = ConnectionCache(repo, clock=clock, ttl=cache_ttl)
-        self._relogin = Relogin(repo, clients, clock=clock, deadline=login_deadline)
+        self._relogin = Relogin(
+            repo, clients, clock=clock, deadline=login_deadline, events=events or Events()
+        )
         self._clients = clients
 
     async def lookup(self, connection_id: str, provider_config_key: str) -> Connection:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import httpx
 import structlog
 from pydantic import SecretStr
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from billbridge.signatures import HEADER as STAMPED_HEADER
 from billbridge.signatures import sign
@@ -129,10 +130,6 @@ class WebhookSender:
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
 
-    @property
-    def enabled(self) -> bool:
-        return self._url is not None
-
     def auth_for(
         self,
         connection: Connection,
@@ -170,26 +167,32 @@ class WebhookSender:
         key = self._key.get()
         if key is None:
             log.warning("webhook_unsigned", reason="no signing key known; set BILLBRIDGE_WEBHOOK_SIGNING_KEY")
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff),
+            retry=retry_if_result(lambda delivered: not delivered),
+            retry_error_callback=lambda _state: False,
+        )
+        delivered: bool = await retrying(self._post, url, raw, headers, key)
+        return delivered
+
+    async def _post(self, url: str, raw: bytes, headers: dict[str, str], key: str | None) -> bool:
+        """One delivery attempt; True if the receiver answered 2xx."""
+        if key is not None:
+            # Signed again per attempt: a retry carries its own send time, inside the tolerance.
+            headers.update(signature_headers(raw, key))
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
-        delay = self._backoff
-        for attempt in range(1, self._attempts + 1):
-            if key is not None:
-                # Signed again per attempt: a retry carries its own send time, inside the tolerance.
-                headers.update(signature_headers(raw, key))
-            try:
-                response = await self._client.post(url, content=raw, headers=headers)
-            except httpx.HTTPError as exc:
-                outcome = type(exc).__name__
-            else:
-                if 200 <= response.status_code < 300:
-                    log.info("webhook_delivered", attempt=attempt, status=response.status_code)
-                    return True
-                outcome = f"HTTP {response.status_code}"
-            log.warning("webhook_attempt_failed", attempt=attempt, outcome=outcome)
-            if attempt < self._attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
+        try:
+            response = await self._client.post(url, content=raw, headers=headers)
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+        else:
+            if 200 <= response.status_code < 300:
+                log.info("webhook_delivered", status=response.status_code)
+                return True
+            outcome = f"HTTP {response.status_code}"
+        log.warning("webhook_attempt_failed", outcome=outcome)
         return False
 
     async def drain(self, *, grace: float = 5.0) -> None:

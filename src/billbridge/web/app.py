@@ -11,12 +11,12 @@ from starlette.middleware.cors import CORSMiddleware
 
 from billbridge import __version__
 from billbridge.connections import TransportFactory
+from billbridge.runtime import open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations
 from billbridge.web.api.proxy import proxy_routes
 from billbridge.web.connect_ui import router as connect_ui_router
 from billbridge.web.errors import install_exception_handlers
-from billbridge.web.services import open_services
 
 # nango-compat §1: what browsers may send cross-origin (the frontend SDK and the Connect UI).
 CORS_HEADERS = [
@@ -38,21 +38,21 @@ CORS_HEADERS = [
 def create_app(
     settings: Settings | None = None, *, transport_factory: TransportFactory | None = None
 ) -> FastAPI:
-    """Build the app; its lifespan opens the database and services and closes them on shutdown.
+    """Build the app; its lifespan opens the runtime (every service) and closes it on shutdown.
 
     Args:
         settings: the configuration (``get_settings()`` when omitted).
         transport_factory: the BILL transport per integration (tests: the in-process simulator).
 
     Returns:
-        The FastAPI app; ``app.state.services`` holds the :class:`Services` while it runs.
+        The FastAPI app; ``app.state.runtime`` holds the :class:`Runtime` while it runs.
     """
     config = settings if settings is not None else get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(config, transport_factory=transport_factory) as services:
-            app.state.services = services
+        async with open_runtime(config, transport_factory=transport_factory) as runtime:
+            app.state.runtime = runtime
             yield
 
     app = FastAPI(

@@ -55,15 +55,15 @@ async def test_a_code_makes_the_session_trusted_and_remembers_the_device(api: Ap
 
     assert response.status_code == 200, response.text
     assert response.json() == {"trusted": True, "remembered": True}
-    conn = await api.services.connections.get(flow.linked["connectionId"], SANDBOX)
+    conn = await api.runtime.connections.get(flow.linked["connectionId"], SANDBOX)
     assert conn is not None
     assert conn.session.trusted is True
     assert conn.credentials.remember_me_id is not None
     assert conn.credentials.device == "billbridge-" + conn.connection_id[:36]
     # The next login sends rememberMeId + device and BILL trusts it without a code.
-    live = await api.services.keeper.refresh(conn)
+    live = await api.runtime.keeper.refresh(conn)
     assert live.generation > conn.session.generation
-    again = await api.services.connections.get(flow.linked["connectionId"], SANDBOX)
+    again = await api.runtime.connections.get(flow.linked["connectionId"], SANDBOX)
     assert again is not None
     assert again.session.trusted is True
 
@@ -73,12 +73,12 @@ async def test_without_remembering_only_this_session_is_trusted(api: Api, demo_f
     response = await flow.validate(await flow.challenge(), await flow.last_code(), remember=False)
 
     assert response.json() == {"trusted": True, "remembered": False}
-    conn = await api.services.connections.get(flow.linked["connectionId"], SANDBOX)
+    conn = await api.runtime.connections.get(flow.linked["connectionId"], SANDBOX)
     assert conn is not None
     assert conn.session.trusted is True
     assert conn.credentials.remember_me_id is None
-    await api.services.keeper.refresh(conn)
-    again = await api.services.connections.get(flow.linked["connectionId"], SANDBOX)
+    await api.runtime.keeper.refresh(conn)
+    again = await api.runtime.connections.get(flow.linked["connectionId"], SANDBOX)
     assert again is not None
     assert again.session.trusted is False
 
@@ -148,8 +148,8 @@ async def test_the_same_end_user_and_tags_do_not_make_another_session_the_linker
 
     for token in (later, twin):
         _refused(await flow.post("challenge", flow.linked, token=token))
-    session = await api.services.connect_sessions.get_by_token(flow.token)
-    conn = await api.services.connections.get(flow.linked["connectionId"], SANDBOX)
+    session = await api.runtime.connect_sessions.get_by_token(flow.token)
+    conn = await api.runtime.connections.get(flow.linked["connectionId"], SANDBOX)
     assert session is not None
     assert conn is not None
     assert session.linked_connections == {conn.pk}
@@ -188,7 +188,7 @@ async def test_a_reconnect_with_a_remembered_device_needs_no_code(api: Api, demo
     assert response.status_code == 200, response.text
     assert response.json() == {"trusted": True, "remembered": True}
     assert len((await api.sim.get("/_sim/mfa/codes")).json()["codes"]) == codes
-    conn = await api.services.connections.get(first.linked["connectionId"], SANDBOX)
+    conn = await api.runtime.connections.get(first.linked["connectionId"], SANDBOX)
     assert conn is not None
     assert conn.session.trusted is True
 
@@ -203,7 +203,7 @@ async def test_a_deleted_connection_can_no_longer_be_challenged(api: Api, demo_f
 
 
 async def _attempts(api: Api, token: str) -> int:
-    session = await api.services.connect_sessions.get_by_token(token)
+    session = await api.runtime.connect_sessions.get_by_token(token)
     return session.attempts if session is not None else 0
 
 
@@ -219,13 +219,13 @@ async def test_a_session_ended_while_bill_is_asked_still_links(api: Api, demo_fo
 
     response = await linking
     assert response.status_code == 200, response.text
-    assert await api.services.connections.get(response.json()["connectionId"], SANDBOX) is not None
+    assert await api.runtime.connections.get(response.json()["connectionId"], SANDBOX) is not None
 
 
 async def test_attempts_per_token_are_limited(api: Api, demo_form: Form) -> None:
     flow = await _flow(api, demo_form())
     for _ in range(MAX_ATTEMPTS - await _attempts(api, flow.token)):
-        await api.services.connect_sessions.register_attempt(flow.token)
+        await api.runtime.connect_sessions.register_attempt(flow.token)
 
     response = await flow.post("challenge", flow.linked)
     assert response.status_code == 429

@@ -95,7 +95,7 @@ async def test_an_unknown_token_renders_the_expiry_message(api: Api, token: str)
 
 
 async def test_an_expired_session_renders_the_expiry_message(api: Api) -> None:
-    token, _ = await api.services.connect_sessions.create(
+    token, _ = await api.runtime.connect_sessions.create(
         end_user={"id": "u1"},
         organization=None,
         allowed_integrations=None,

@@ -12,17 +12,15 @@ from fastapi import APIRouter, Request
 
 from billbridge.connections import (
     LinkOutcome,
-    LinkRefusedError,
     get_integration,
-    link_account,
     parse_link_form,
     target_from_session,
 )
-from billbridge.errors import BillbridgeError, NotFoundError, RateLimitError
-from billbridge.web.deps import ConnectContext, ServicesDep, lookup_connect_token
+from billbridge.errors import BillbridgeError, NotFoundError
+from billbridge.runtime import Runtime
+from billbridge.web.deps import ConnectContext, RuntimeDep, lookup_connect_token
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.keys import unauthorized, unknown_connect_token
-from billbridge.web.services import Services
 from billbridge.web.validation import json_gate, read_json
 
 log = structlog.get_logger(__name__)
@@ -34,7 +32,7 @@ _KEY = re.compile(r"^[A-Za-z0-9~:.@ _-]{1,255}$")
 MAX_LINK_ATTEMPTS = 10
 
 
-async def _authenticate(request: Request, services: Services) -> ConnectContext:
+async def _authenticate(request: Request, services: Runtime) -> ConnectContext:
     token = request.query_params.get("connect_session_token")
     if token:
         return await lookup_connect_token(services, token)
@@ -50,7 +48,7 @@ async def _authenticate(request: Request, services: Services) -> ConnectContext:
 
 
 @router.post("/auth/bill/{provider_config_key}")
-async def link_bill(provider_config_key: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def link_bill(provider_config_key: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Check the form, log in to BILL, store the connection; answer at once either way."""
     ctx = await _authenticate(request, services)
     await json_gate(request)
@@ -77,28 +75,14 @@ async def link_bill(provider_config_key: str, request: Request, services: Servic
             "too_many_attempts",
             "Too many sign-in attempts with this link. Ask the application for a new link.",
         )
-    try:
-        outcome = await link_account(
-            form,
-            integration=integration,
-            repo=services.connections,
-            clients=services.clients,
-            target=target,
-            connect_session=session,
-        )
-    except (LinkRefusedError, RateLimitError) as exc:
-        _report_refusal(
-            services, exc, target.connection_id, provider_config_key, integration.environment, ctx
-        )
-        await _record(services, "refused", target.connection_id, provider_config_key, {"code": exc.code})
-        raise
-    _report_success(services, outcome)
-    await _record(services, outcome.operation, outcome.connection.connection_id, provider_config_key, None)
+    outcome = await services.accounts.link(
+        form, integration=integration, target=target, connect_session=session
+    )
     await _remember_link(services, ctx, outcome)
     return {"connectionId": outcome.connection.connection_id, "providerConfigKey": provider_config_key}
 
 
-async def _remember_link(services: Services, ctx: ConnectContext, outcome: LinkOutcome) -> None:
+async def _remember_link(services: Runtime, ctx: ConnectContext, outcome: LinkOutcome) -> None:
     """Note on the connect session what it linked: only that may then run the MFA step."""
     try:
         await services.connect_sessions.record_link(ctx.session.pk, outcome.connection.pk)
@@ -106,43 +90,3 @@ async def _remember_link(services: Services, ctx: ConnectContext, outcome: LinkO
         # The session was ended, or the connection deleted, while BILL was asked: the link itself
         # stands, and an ended session has no MFA step to allow.
         log.info("connect_link_not_recorded", connection_id=outcome.connection.connection_id)
-
-
-def _report_success(services: Services, outcome: LinkOutcome) -> None:
-    services.keeper.forget(outcome.connection.pk)
-    services.webhooks.auth_for(outcome.connection, operation=outcome.operation, success=True)
-
-
-def _report_refusal(
-    services: Services,
-    exc: BillbridgeError,
-    connection_id: str | None,
-    provider_config_key: str,
-    environment: str,
-    ctx: ConnectContext,
-) -> None:
-    reconnect = ctx.session.reconnect
-    target = reconnect[0] if reconnect is not None else connection_id
-    target_from = target_from_session(ctx.session, provider_config_key)
-    services.webhooks.auth(
-        connection_id=target or "",
-        provider_config_key=provider_config_key,
-        environment=environment,
-        operation="override" if reconnect is not None else "creation",
-        success=False,
-        tags=target_from.tags,
-        end_user=target_from.end_user,
-        error=(exc.code, exc.message),
-        url_override=target_from.webhook_url_override,
-    )
-
-
-async def _record(
-    services: Services, outcome: str, connection_id: str | None, key: str, detail: dict[str, Any] | None
-) -> None:
-    try:
-        await services.operations.record(
-            kind="link", outcome=outcome, connection_id=connection_id, provider_config_key=key, detail=detail
-        )
-    except BillbridgeError as exc:  # the log of operations must never fail a link
-        log.warning("operation_not_recorded", error=repr(exc))

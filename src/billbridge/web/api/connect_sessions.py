@@ -8,16 +8,16 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, StringConstraints
 
 from billbridge.connections import session_tags
+from billbridge.runtime import Runtime
 from billbridge.store import ConnectSession
 from billbridge.web.deps import (
     CONNECT_TOKEN_GUARDS,
     SECRET_KEY_GUARDS,
     ConnectTokenDep,
-    ServicesDep,
+    RuntimeDep,
 )
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.formatters import end_user_public, zulu
-from billbridge.web.services import Services
 from billbridge.web.validation import parse_body, read_json, strict_query
 
 Text255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -76,7 +76,7 @@ token_router = APIRouter(tags=["connect"], dependencies=CONNECT_TOKEN_GUARDS)
 
 
 @secret_router.post("/connect/sessions", status_code=201)
-async def create_session(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def create_session(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Create a connect session for an end user (``@nangohq/node`` ``createConnectSession``)."""
     strict_query(request)
     body = parse_body(SessionCreate, await read_json(request, empty={}))
@@ -92,7 +92,7 @@ async def create_session(request: Request, services: ServicesDep) -> dict[str, A
 
 
 @secret_router.post("/connect/sessions/reconnect", status_code=201)
-async def create_reconnect_session(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def create_reconnect_session(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """A session that re-links one existing connection (``createReconnectSession``)."""
     strict_query(request)
     body = parse_body(ReconnectCreate, await read_json(request, empty={}))
@@ -118,7 +118,7 @@ async def create_reconnect_session(request: Request, services: ServicesDep) -> d
 
 
 def _check_integrations(
-    services: Services, allowed: list[str] | None, defaults: dict[str, IntegrationDefaultsIn] | None
+    services: Runtime, allowed: list[str] | None, defaults: dict[str, IntegrationDefaultsIn] | None
 ) -> None:
     problems = [
         issue(["allowed_integrations", i], "Integration does not exist", "invalid_value")
@@ -137,7 +137,7 @@ def _check_integrations(
 
 
 async def _create(
-    services: Services,
+    services: Runtime,
     body: _SessionFields,
     *,
     allowed: list[str] | None,
@@ -171,13 +171,13 @@ async def _create(
 
 
 @token_router.get("/connect/session")
-async def get_session(request: Request, services: ServicesDep, ctx: ConnectTokenDep) -> dict[str, Any]:
+async def get_session(request: Request, services: RuntimeDep, ctx: ConnectTokenDep) -> dict[str, Any]:
     """What the Connect UI needs to render (nango-compat §5), plus reconnect pre-fill."""
     strict_query(request)
     return {"data": await session_view(services, ctx.session)}
 
 
-async def session_view(services: Services, session: ConnectSession) -> dict[str, Any]:
+async def session_view(services: Runtime, session: ConnectSession) -> dict[str, Any]:
     """The ``data`` of ``GET /connect/session``; never a password or key."""
     end_user = end_user_public(session.end_user)
     data: dict[str, Any] = {
@@ -207,7 +207,7 @@ async def session_view(services: Services, session: ConnectSession) -> dict[str,
 
 
 @token_router.delete("/connect/session", status_code=204)
-async def delete_session(request: Request, services: ServicesDep, ctx: ConnectTokenDep) -> Response:
+async def delete_session(request: Request, services: RuntimeDep, ctx: ConnectTokenDep) -> Response:
     """End a connect session before it expires."""
     strict_query(request)
     await services.connect_sessions.delete(ctx.token)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, StringConstraints
 
-from billbridge.bill import SessionAuth
-from billbridge.errors import BillbridgeError, ConnectionStateError
+from billbridge.errors import ConnectionStateError
+from billbridge.runtime import Runtime
 from billbridge.store import UNSET, Connection
-from billbridge.web.deps import SECRET_KEY_GUARDS, ServicesDep
+from billbridge.web.deps import SECRET_KEY_GUARDS, RuntimeDep
 from billbridge.web.errors import ApiError
 from billbridge.web.formatters import (
     connection_list_item,
@@ -22,11 +19,7 @@ from billbridge.web.formatters import (
     connection_without_credentials,
     timestamp,
 )
-from billbridge.web.refresh import report_refresh_failure
-from billbridge.web.services import Services
 from billbridge.web.validation import boolean, parse_body, read_json, required, strict_query
-
-log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["connections"], dependencies=SECRET_KEY_GUARDS)
 
@@ -74,7 +67,7 @@ class MetadataBody(_Strict):
     metadata: dict[str, Any]
 
 
-async def _find(services: Services, connection_id: str, key: str, *, missing: ApiError) -> Connection:
+async def _find(services: Runtime, connection_id: str, key: str, *, missing: ApiError) -> Connection:
     if key not in services.integrations:
         raise ApiError(
             400,
@@ -95,7 +88,7 @@ def _unknown(connection_id: str) -> ApiError:
 
 @router.get("/connections")
 @router.get("/connections/", include_in_schema=False)
-async def list_connections(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def list_connections(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Connections matching Nango's filters, newest first, without credentials."""
     q = strict_query(request, _LIST_QUERY, prefixes=("tags[",))
     limit = _integer(q, "limit", low=1, high=2000)
@@ -127,18 +120,18 @@ def _integer(q: dict[str, str], key: str, *, low: int, high: int) -> int | None:
 
 
 @router.post("/connections/metadata", status_code=201)
-async def set_metadata(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def set_metadata(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Replace the metadata of one or more connections; echoes the body."""
     return await _metadata(request, services, merge=False)
 
 
 @router.patch("/connections/metadata")
-async def update_metadata(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def update_metadata(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Merge into the metadata of one or more connections; echoes the body."""
     return await _metadata(request, services, merge=True)
 
 
-async def _metadata(request: Request, services: Services, *, merge: bool) -> dict[str, Any]:
+async def _metadata(request: Request, services: Runtime, *, merge: bool) -> dict[str, Any]:
     strict_query(request)
     raw = await read_json(request, empty={})
     body = parse_body(MetadataBody, raw)
@@ -154,7 +147,7 @@ async def _metadata(request: Request, services: Services, *, merge: bool) -> dic
 
 
 @router.get("/connections/{connection_id}")
-async def get_connection(connection_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def get_connection(connection_id: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """The connection with a session usable for at least 15 more minutes (a new one if forced)."""
     q = strict_query(request, _GET_QUERY)
     key = required(q, "provider_config_key")
@@ -169,7 +162,6 @@ async def get_connection(connection_id: str, request: Request, services: Service
         else:
             live = await services.keeper.live_session(conn, min_validity=MIN_VALIDITY, mark_used=False)
     except ConnectionStateError as exc:
-        report_refresh_failure(services, conn, exc)
         raise ApiError(
             424, exc.code, exc.message, payload={"connection": connection_without_credentials(conn)}
         ) from None
@@ -183,26 +175,16 @@ async def get_connection(connection_id: str, request: Request, services: Service
 
 
 @router.delete("/connections/{connection_id}")
-async def delete_connection(connection_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def delete_connection(connection_id: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Delete the connection and end its BILL session."""
     q = strict_query(request, {"provider_config_key"})
     key = required(q, "provider_config_key")
     conn = await _find(services, connection_id, key, missing=_unknown(connection_id))
-    deleted = await services.connections.delete(conn.pk)
-    services.keeper.forget(conn.pk)
-    if deleted:
-        _spawn(services, _logout(services, conn))
-        try:
-            await services.operations.record(
-                kind="delete", outcome="deleted", connection_id=connection_id, provider_config_key=key
-            )
-        except BillbridgeError as exc:
-            log.warning("operation_not_recorded", error=repr(exc))
-    return {"success": deleted}
+    return {"success": await services.accounts.delete(conn)}
 
 
 @router.patch("/connections/{connection_id}")
-async def patch_connection(connection_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def patch_connection(connection_id: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Change the end user, tags or webhook override of a connection."""
     q = strict_query(request, {"provider_config_key"})
     key = required(q, "provider_config_key")
@@ -218,20 +200,3 @@ async def patch_connection(connection_id: str, request: Request, services: Servi
         webhook_url_override=override if "webhook_url_override" in given else UNSET,
     )
     return {"success": True}
-
-
-async def _logout(services: Services, conn: Connection) -> None:
-    session_id = conn.session.session_id
-    if session_id is None:
-        return
-    auth = SessionAuth(conn.credentials.dev_key, session_id, conn.credentials.organization_id)
-    try:
-        await asyncio.wait_for(services.clients.for_integration(conn.provider_config_key).logout(auth), 30)
-    except (BillbridgeError, TimeoutError) as exc:  # the session ends by itself after 35 idle minutes
-        log.info("logout_skipped", connection_id=conn.connection_id, reason=type(exc).__name__)
-
-
-def _spawn(services: Services, coro: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(coro)
-    services.background.add(task)
-    task.add_done_callback(services.background.discard)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from billbridge.web.deps import SECRET_KEY_GUARDS, CallerDep, ServicesDep, require_key_or_connect_token
+from billbridge.web.deps import SECRET_KEY_GUARDS, CallerDep, RuntimeDep, require_key_or_connect_token
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.formatters import integration_public
 from billbridge.web.validation import json_gate, strict_query
@@ -22,7 +22,7 @@ _INCLUDES = {"webhook", "credentials"}
 
 @list_router.get("/integrations")
 @list_router.get("/integrations/", include_in_schema=False)
-async def list_integrations(request: Request, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+async def list_integrations(request: Request, services: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     """Every integration; a connect token sees only those its session allows."""
     strict_query(request)
     allowed = caller.connect.session.allowed_integrations if caller.connect is not None else None
@@ -36,7 +36,7 @@ async def list_integrations(request: Request, services: ServicesDep, caller: Cal
 
 
 @key_router.get("/integrations/{unique_key}")
-async def get_integration(unique_key: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def get_integration(unique_key: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """One integration; ``include=webhook`` or ``include=credentials`` adds those fields."""
     q = strict_query(request, {"include"})
     include = {part for part in q.get("include", "").split(",") if part}

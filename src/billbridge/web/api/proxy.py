@@ -14,10 +14,9 @@ from starlette.types import Receive, Scope, Send
 
 from billbridge.bill.transport import StreamedResponse
 from billbridge.errors import BillbridgeError, NotFoundError
+from billbridge.runtime import Runtime
 from billbridge.web.errors import ApiError, error_body, issue, response_for
-from billbridge.web.keys import bearer
-from billbridge.web.refresh import report_refresh_failure
-from billbridge.web.services import Services
+from billbridge.web.keys import bearer, check_secret_key
 
 log = structlog.get_logger(__name__)
 
@@ -145,7 +144,7 @@ class ProxyEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward one request to BILL for the connection named in the headers."""
-        services: Services = scope["app"].state.services
+        services: Runtime = scope["app"].state.runtime
         try:
             await _proxy(services, scope, receive, send)
         except (ApiError, BillbridgeError) as exc:
@@ -156,9 +155,9 @@ class ProxyEndpoint:
             await _reply_error(send, failure)
 
 
-async def _proxy(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
+async def _proxy(services: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
     call = read_headers(scope["headers"])
-    await services.secret_keys.check(bearer(call.authorization))
+    await check_secret_key(services.secret_keys, bearer(call.authorization))
     if call.provider_config_key not in services.integrations:
         raise ApiError(
             404,
@@ -173,24 +172,20 @@ async def _proxy(services: Services, scope: Scope, receive: Receive, send: Send)
     raw_path: bytes | None = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path is not None else scope["path"]
     query = query_pairs(scope["query_string"].decode("latin-1"))
-    try:
-        async with services.proxy.open(
-            conn,
-            method=scope["method"],
-            path=path[len(PREFIX) :],
-            query=query,
-            headers=call.forward,
-            body=await _read_body(receive),
-            retries=call.retries,
-            base_url_override=call.base_url_override,
-        ) as answer:
-            if answer.body is not None:
-                await _send(send, answer.status, answer.body, answer.raw_headers)
-            else:
-                await _stream(send, receive, answer)
-    except BillbridgeError as exc:
-        report_refresh_failure(services, conn, exc)
-        raise
+    async with services.proxy.open(
+        conn,
+        method=scope["method"],
+        path=path[len(PREFIX) :],
+        query=query,
+        headers=call.forward,
+        body=await _read_body(receive),
+        retries=call.retries,
+        base_url_override=call.base_url_override,
+    ) as answer:
+        if answer.body is not None:
+            await _send(send, answer.status, answer.body, answer.raw_headers)
+        else:
+            await _stream(send, receive, answer)
 
 
 async def _stream(send: Send, receive: Receive, answer: StreamedResponse) -> None:

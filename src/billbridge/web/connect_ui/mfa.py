@@ -15,12 +15,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from billbridge.errors import BadRequestError, MfaError, SessionExpiredError
+from billbridge.runtime import Runtime
 from billbridge.store import Connection
 from billbridge.web.api.auth import MAX_LINK_ATTEMPTS
 from billbridge.web.connect_ui.ownership import linked_connection
-from billbridge.web.deps import ConnectContext, ConnectTokenDep, ServicesDep
+from billbridge.web.deps import ConnectContext, ConnectTokenDep, RuntimeDep
 from billbridge.web.errors import ApiError, issue
-from billbridge.web.services import Services
 
 router = APIRouter(prefix="/connect/mfa")
 
@@ -47,7 +47,7 @@ class MfaCheck(MfaTarget):
     rememberDevice: bool = True
 
 
-async def _target(services: Services, caller: ConnectContext, body: MfaTarget) -> Connection:
+async def _target(services: Runtime, caller: ConnectContext, body: MfaTarget) -> Connection:
     """Count the attempt, then find the connection the caller's session linked."""
     if await services.connect_sessions.register_attempt(caller.token) > MAX_ATTEMPTS:
         raise ApiError(
@@ -64,7 +64,7 @@ def device_name(connection: Connection) -> str:
 
 
 @router.post("/challenge")
-async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: ServicesDep) -> dict[str, str | bool]:
+async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: RuntimeDep) -> dict[str, str | bool]:
     """Ask BILL to text a code to the user's phone, unless BILL already trusts this connection.
 
     Returns:
@@ -90,7 +90,7 @@ async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: Services
 
 
 @router.post("/validate")
-async def validate(body: MfaCheck, caller: ConnectTokenDep, services: ServicesDep) -> dict[str, bool]:
+async def validate(body: MfaCheck, caller: ConnectTokenDep, services: RuntimeDep) -> dict[str, bool]:
     """Check the code; the BILL session becomes trusted, and with ``rememberDevice`` later logins too.
 
     Returns:
@@ -131,7 +131,7 @@ async def validate(body: MfaCheck, caller: ConnectTokenDep, services: ServicesDe
 
 
 async def _remember(
-    services: Services, conn: Connection, session_id: SecretStr, remember_me_id: str | None, device: str
+    services: Runtime, conn: Connection, session_id: SecretStr, remember_me_id: str | None, device: str
 ) -> None:
     """Keep what BILL granted: the device for later logins, and the trusted flag of this session."""
     if remember_me_id:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from billbridge.runtime import Runtime
 from billbridge.store import Connection, ConnectSession
 from billbridge.web.errors import ApiError
-from billbridge.web.services import Services
 
 
 def is_linked_by(conn: Connection, session: ConnectSession) -> bool:
@@ -13,7 +13,7 @@ def is_linked_by(conn: Connection, session: ConnectSession) -> bool:
 
 
 async def linked_connection(
-    services: Services, session: ConnectSession, connection_id: str, provider_config_key: str
+    services: Runtime, session: ConnectSession, connection_id: str, provider_config_key: str
 ) -> Connection:
     """The connection ``session`` linked with this id and integration.
 

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from billbridge.web.connect_ui.context import expired_context, page_context
 from billbridge.web.connect_ui.security import asset_headers, page_headers
-from billbridge.web.deps import ServicesDep
+from billbridge.web.deps import RuntimeDep
 
 router = APIRouter()
 
@@ -31,7 +31,7 @@ _templates = Environment(
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/connect", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/connect/", response_class=HTMLResponse, include_in_schema=False)
-async def connect_page(request: Request, services: ServicesDep) -> HTMLResponse:
+async def connect_page(request: Request, services: RuntimeDep) -> HTMLResponse:
     """The page. With ``?session_token=`` it renders for that session; without, it waits for
     the token by postMessage (how ``openConnectUI`` loads it, as ``/?apiURL=...``).
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from billbridge.web.connect_ui.context import page_context
-from billbridge.web.deps import ConnectTokenDep, ServicesDep
+from billbridge.web.deps import ConnectTokenDep, RuntimeDep
 
 router = APIRouter()
 
 
 @router.get("/connect/ui/context", include_in_schema=False)
-async def ui_context(caller: ConnectTokenDep, services: ServicesDep) -> JSONResponse:
+async def ui_context(caller: ConnectTokenDep, services: RuntimeDep) -> JSONResponse:
     """The page context of the caller's connect session (``Authorization: Bearer <token>``).
 
     Returns:

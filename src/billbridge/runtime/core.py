@@ -1,25 +1,29 @@
-"""Everything a running API needs (database, repositories, BILL clients, keeper, proxy, webhooks)."""
+"""``open_runtime``: the database, BILL clients, keeper, proxy, events and their subscribers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
 from billbridge.connections import (
+    Accounts,
     BillClients,
+    Events,
     InFlightLeases,
     Integration,
     Proxy,
+    SecretKeys,
     SessionKeeper,
     SigningKey,
     TransportFactory,
     WebhookSender,
     integrations_from_settings,
+    record_operations,
+    send_auth_webhooks,
 )
 from billbridge.settings import Settings
 from billbridge.store import (
@@ -30,14 +34,13 @@ from billbridge.store import (
     Keyring,
     OperationRepository,
 )
-from billbridge.web.keys import SecretKeyCheck
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(eq=False)
-class Services:
-    """The app's resources, built by :func:`open_services` and kept in ``app.state.services``."""
+class Runtime:
+    """The services of one process, built by :func:`open_runtime`; nothing here is HTTP."""
 
     settings: Settings
     db: Database
@@ -48,16 +51,14 @@ class Services:
     operations: OperationRepository
     integrations: dict[str, Integration]
     clients: BillClients
+    events: Events
     keeper: SessionKeeper
+    accounts: Accounts
     proxy: Proxy
     webhooks: WebhookSender
     signing_key: SigningKey
-    secret_keys: SecretKeyCheck
+    secret_keys: SecretKeys
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # (connection pk, session generation) pairs whose refresh failure was already reported.
-    refresh_failures_sent: set[tuple[int, int]] = field(default_factory=set)
-    # Fire-and-forget work (BILL logouts after a delete), awaited on shutdown.
-    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def public_url(self) -> str:
@@ -65,66 +66,62 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(
+async def open_runtime(
     settings: Settings, *, transport_factory: TransportFactory | None = None
-) -> AsyncIterator[Services]:
-    """Open the database and build every service; close them all on exit.
+) -> AsyncIterator[Runtime]:
+    """Open the database and build every service; on exit, let background work finish and close all.
 
     Args:
         settings: the configuration.
         transport_factory: makes the BILL transport per integration (tests: the in-process simulator).
     """
-    db = await Database.open(settings)
-    clients: BillClients | None = None
-    webhooks: WebhookSender | None = None
-    keeper: SessionKeeper | None = None
-    proxy: Proxy | None = None
-    try:
+    async with AsyncExitStack() as stack:
+        db = await Database.open(settings)
+        stack.push_async_callback(db.close)
         keyring = Keyring.from_settings(settings)
         api_keys = ApiKeyRepository(db, keyring)
         if settings.secret_key is not None:
             await api_keys.ensure_secret_key(settings.secret_key)
         stored_key = settings.secret_key or await api_keys.secret_key()
         connections = ConnectionRepository(db, keyring)
+        operations = OperationRepository(db)
         integrations = integrations_from_settings(settings)
         clients = BillClients(integrations, transport_factory=transport_factory)
-        keeper = SessionKeeper(connections, clients)
+        stack.push_async_callback(clients.aclose)
+        events = Events()
+        keeper = SessionKeeper(connections, clients, events=events)
+        stack.push_async_callback(keeper.aclose)
         # On PostgreSQL several processes may serve one organization: hold BILL's in-flight limit
         # across them with advisory locks; alone on SQLite the in-process limit suffices.
         proxy = Proxy(keeper, clients, leases=InFlightLeases.for_database(db))
+        stack.push_async_callback(proxy.aclose)
         signing_key = SigningKey(configured=settings.webhook_signing_key, api_key=stored_key)
         webhooks = WebhookSender(
             url=str(settings.webhook_url) if settings.webhook_url else None, signing_key=signing_key
         )
-        services = Services(
+        # Closed after the logouts below: their events may still queue webhooks.
+        stack.push_async_callback(webhooks.aclose)
+        accounts = Accounts(connections, clients, keeper, events)
+        stack.push_async_callback(accounts.drain)
+        send_auth_webhooks(events, webhooks)
+        record_operations(events, operations)
+        runtime = Runtime(
             settings=settings,
             db=db,
             keyring=keyring,
             connections=connections,
             api_keys=api_keys,
             connect_sessions=ConnectSessionRepository(db, keyring),
-            operations=OperationRepository(db),
+            operations=operations,
             integrations=integrations,
             clients=clients,
+            events=events,
             keeper=keeper,
+            accounts=accounts,
             proxy=proxy,
             webhooks=webhooks,
             signing_key=signing_key,
-            secret_keys=SecretKeyCheck(api_keys.verify, on_verified=signing_key.learn),
+            secret_keys=SecretKeys(api_keys.verify, on_verified=signing_key.learn),
         )
-        log.info("api_ready", database="postgresql" if db.is_postgres else "sqlite")
-        try:
-            yield services
-        finally:
-            if services.background:
-                await asyncio.wait(set(services.background), timeout=10)
-    finally:
-        if webhooks is not None:
-            await webhooks.aclose()
-        if proxy is not None:
-            await proxy.aclose()
-        if keeper is not None:
-            await keeper.aclose()
-        if clients is not None:
-            await clients.aclose()
-        await db.close()
+        log.info("runtime_ready", database="postgresql" if db.is_postgres else "sqlite")
+        yield runtime

@@ -1,0 +1,7 @@
+"""Every service of a running billbridge, built once from Settings (serve, link, demo, worker)."""
+
+from __future__ import annotations
+
+from billbridge.runtime.core import Runtime, open_runtime
+
+__all__ = ["Runtime", "open_runtime"]
