@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 from billbridge.simulator.families import CATALOG, SPEND_CATALOG, FamilySpec, GenContext, Record
 from billbridge.simulator.families.base import Resolver
 from billbridge.simulator.families.org import role_ref
 from billbridge.simulator.store import FamilyStore
 from billbridge.simulator.world import SimOrganization, World
+
+#: Told of every record change: ``on_change(organization_id, space, store, change, record)``.
+OnChange = Callable[[str, str, FamilyStore, str, Record], None]
 
 
 class DataStore:
@@ -17,11 +21,13 @@ class DataStore:
     Args:
         world: The world whose organizations own the data.
         records: Records per main family per organization.
+        on_change: Told of every change of a record (webhook events).
     """
 
-    def __init__(self, world: World, *, records: int) -> None:
+    def __init__(self, world: World, *, records: int, on_change: OnChange | None = None) -> None:
         self.world = world
         self.records = records
+        self.on_change = on_change
         self._stores: dict[tuple[str, str, str], FamilyStore] = {}
 
     def context(self, org: SimOrganization) -> GenContext:
@@ -47,6 +53,9 @@ class DataStore:
                     for serial in range(len(org.users)):
                         generated[serial] = self._world_user(ctx, org, serial, generated[serial])
                 store = FamilyStore(spec, ctx, generated, resolve=self._resolver(org, space))
+                if self.on_change is not None:
+                    on_change, org_id = self.on_change, org.id
+                    store.listener = lambda s, change, record: on_change(org_id, space, s, change, record)
                 self._stores[key] = store
             finally:
                 if was_enabled:

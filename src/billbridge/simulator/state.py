@@ -11,11 +11,12 @@ from billbridge.simulator.limits import Limits
 from billbridge.simulator.mfa import MfaState
 from billbridge.simulator.sessions import SessionTable
 from billbridge.simulator.stats import Stats
+from billbridge.simulator.webhooks import Webhooks
 from billbridge.simulator.world import build_world
 
 
 class SimState:
-    """World, data, sessions, limits, faults, MFA and counters of one simulator.
+    """World, data, sessions, limits, faults, MFA, webhooks and counters of one simulator.
 
     Args:
         config: What to simulate.
@@ -29,17 +30,19 @@ class SimState:
 
     def _build(self) -> None:
         config = self.config
-        self.data = DataStore(self.world, records=config.records)
+        self.subscriptions = Subscriptions()
+        self.webhooks = Webhooks(self.subscriptions, self.clock)
+        self.data = DataStore(self.world, records=config.records, on_change=self.webhooks.record_changed)
         self.sessions = SessionTable(idle_seconds=config.session_idle_seconds)
         self.limits = Limits(config)
         self.faults = Faults(latency_ms=config.latency_ms)
         self.stats = Stats()
         self.mfa = MfaState(self.world)
-        self.subscriptions = Subscriptions()
 
     def reset(self) -> None:
         """Back to the state right after start: the world as built (users changed through
-        ``/_sim/users`` restored), fresh data, no sessions, no faults."""
+        ``/_sim/users`` restored), fresh data, no sessions, no faults, no subscriptions."""
+        self.webhooks.close()
         self.clock.reset()
         self.world = build_world(self.config)
         self._build()

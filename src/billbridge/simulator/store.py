@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,6 +16,10 @@ from billbridge.simulator.query import parse_filters, parse_sort, predicate, sor
 
 _SYSTEM_FIELDS = frozenset({"id", "createdTime", "updatedTime", "archived"})
 _QUERY_CACHE_SIZE = 32
+
+#: Told of every change of a record: ``listener(store, change, record)``, where ``change`` is
+#: ``created``, ``updated``, ``archived``, ``restored`` or ``deleted`` (webhook events hang on it).
+ChangeListener = Callable[["FamilyStore", str, Record], None]
 
 
 def _merge(target: Record, patch: Record) -> None:
@@ -63,8 +68,16 @@ class FamilyStore:
         self.extras: dict[str, Record] = {}
         self.extra_serial = 0
         self._queries: OrderedDict[tuple[str, str], tuple[int, list[str]]] = OrderedDict()
+        self.listener: ChangeListener | None = None
         for record in records:
             self._store(record)
+
+    def _changed(self, change: str, record: Record, before: Record | None = None) -> None:
+        if self.listener is None:
+            return
+        if before is not None and change == "updated" and record.get("archived") != before.get("archived"):
+            change = "archived" if record.get("archived") else "restored"
+        self.listener(self, change, record)
 
     def _store(self, record: Record) -> None:
         record_id = record["id"]
@@ -124,6 +137,7 @@ class FamilyStore:
         self.next_serial += 1
         self._store(record)
         self.version += 1
+        self._changed("created", record)
         return record
 
     def update(self, record_id: str, body: Record, *, now: str, replace: bool = False) -> Record:
@@ -139,6 +153,7 @@ class FamilyStore:
         record["updatedTime"] = now
         self._store(record)
         self.version += 1
+        self._changed("updated", record, current)
         return record
 
     def set_field(self, record_id: str, field: str, value: Any, *, now: str) -> Record:
@@ -151,16 +166,19 @@ class FamilyStore:
         record["updatedTime"] = now
         self._store(record)
         self.version += 1
+        self._changed("updated", record, current)
         return record
 
     def force(self, record_id: str, changes: Record, *, now: str) -> Record:
         """Change any fields without validation (the control surface's "behind the client's back")."""
-        record: Record = orjson.loads(self.encoded[self.get(record_id)["id"]])
+        current = self.get(record_id)
+        record: Record = orjson.loads(self.encoded[current["id"]])
         _merge(record, changes)
         record["id"] = record_id
         record["updatedTime"] = changes.get("updatedTime", now)
         self._store(record)
         self.version += 1
+        self._changed("updated", record, current)
         return record
 
     def _apply(self, record: Record, body: Record, *, validate: bool) -> None:

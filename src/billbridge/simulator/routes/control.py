@@ -53,6 +53,7 @@ async def advance_clock(request: Request) -> Response:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise SimError("BDC_1129", "seconds must be a number >= 0")
         state.clock.advance(float(seconds))
+        state.webhooks.deliveries.kick()  # retries that just fell due
     except SimError as error:
         return error_response(state, error, count=False)
     return await clock(request)
@@ -171,6 +172,33 @@ def _mutate(state: SimState, store: FamilyStore, body: dict[str, Any]) -> list[d
     raise SimError("BDC_1129", "action must be add, change, archive or restore")
 
 
+async def webhook_deliveries(request: Request) -> Response:
+    """``GET /_sim/webhooks/deliveries``: every notification sent or queued, oldest first.
+
+    Query: ``subscription_id``, ``status`` (pending, delivered, failed, abandoned), ``event_type``.
+    Each delivery shows its event, URL, status, attempts, response codes and next attempt time.
+    """
+    params = request.query_params
+    wanted = {k: params[k] for k in ("subscription_id", "status", "event_type") if k in params}
+    found = [
+        d.to_json()
+        for d in _state(request).webhooks.deliveries.all()
+        if wanted.get("subscription_id", d.subscription_id) == d.subscription_id
+        and wanted.get("status", d.status) == d.status
+        and wanted.get("event_type", d.event_type) == d.event_type
+    ]
+    return json_response({"deliveries": found})
+
+
+async def flush_webhooks(request: Request) -> Response:
+    """``POST /_sim/webhooks/flush``: attempt every due notification now and wait for the answers.
+
+    Retries fall due on the simulated clock (2, 4, 8, 16 s): advance it first to flush them.
+    """
+    await _state(request).webhooks.deliveries.flush()
+    return await webhook_deliveries(request)
+
+
 ROUTES = [
     Route("/_sim/world", world, methods=["GET"]),
     Route("/_sim/stats", stats, methods=["GET"]),
@@ -182,4 +210,6 @@ ROUTES = [
     Route("/_sim/reset", reset, methods=["POST"]),
     Route("/_sim/users", users, methods=["POST"]),
     Route("/_sim/objects", objects, methods=["GET", "POST"]),
+    Route("/_sim/webhooks/deliveries", webhook_deliveries, methods=["GET"]),
+    Route("/_sim/webhooks/flush", flush_webhooks, methods=["POST"]),
 ]
