@@ -10,7 +10,7 @@ Three loads, each repeated ``--repeats`` times, medians printed:
 
 - unfiltered: ``GET /v3/vendors?max=100``;
 - filtered + sorted: ``GET /v3/bills?max=100&filters=archived:eq:false,dueDate:gte:...&sort=
-  dueDate:desc,amount:asc``, a new ``dueDate`` bound every repetition, so the first page of each
+  dueDate:desc,createdTime:asc``, a new ``dueDate`` bound every repetition, so the first page of each
   repetition evaluates the query over all records (included in the rate);
 - the unfiltered walk through ``BillClient.pages(...)`` (aiohttp transport), as a ratio to raw.
 
@@ -45,7 +45,7 @@ IN_FLIGHT = 3
 PAGE = 100
 UNFILTERED = "vendors"
 FILTERED = "bills"
-SORT = "dueDate:desc,amount:asc"
+SORT = "dueDate:desc,createdTime:asc"
 # BILL allows 20,000 requests per developer key per hour; one load stays below that.
 PAGES_PER_LOAD = 18_000
 

@@ -74,14 +74,13 @@ FIELDS: dict[str, dict[str, tuple[FieldKind, tuple[Operator, ...]]]] = {
         "billCurrency": ("str", ("eq", "ne", "in", "nin")),
         "address.country": ("str", ("eq", "ne")),
         "archived": ("bool", ("eq", "ne")),
-        "id": ("str", ("eq", "ne", "in", "nin")),
+        "id": ("str", ("eq", "ne", "in")),
         "createdTime": ("datetime", ("gt", "gte", "lt", "lte")),
         "updatedTime": ("datetime", ("gt", "gte", "lt", "lte")),
     },
     "bills": {
         "paymentStatus": ("str", ("eq", "ne", "in")),
         "vendorId": ("str", ("eq", "in")),
-        "amount": ("num", ("eq", "ne", "gt", "gte", "lt", "lte")),
         "dueDate": ("date", ("gt", "gte", "lt", "lte")),
         "archived": ("bool", ("eq", "ne")),
         "updatedTime": ("datetime", ("gt", "gte", "lt", "lte")),
@@ -95,7 +94,7 @@ SORTS: dict[str, dict[str, FieldKind]] = {
         "updatedTime": "datetime",
         "archived": "bool",
     },
-    "bills": {"dueDate": "date", "amount": "num", "createdTime": "datetime", "updatedTime": "datetime"},
+    "bills": {"dueDate": "date", "createdTime": "datetime", "updatedTime": "datetime"},
 }
 
 

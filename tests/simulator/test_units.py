@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from billbridge.simulator.clock import SimClock, bill_date, bill_timestamp, next_hour
 from billbridge.simulator.errors import CODES, SimError
-from billbridge.simulator.families import CATALOG
+from billbridge.simulator.families import CATALOG, FieldRule
 from billbridge.simulator.ids import _MULTIPLIER, _SPACE, object_id
 from billbridge.simulator.listing import decode_token, encode_token
 from billbridge.simulator.query import parse_filters, split_terms
@@ -53,7 +53,8 @@ def test_split_terms_respects_quotes() -> None:
 
 
 def test_filters_parse_typed_values() -> None:
-    fields = CATALOG["bills"].filters
+    # No documented list filters on a number; the parser still types them.
+    fields = {**CATALOG["bills"].filters, "amount": FieldRule("num", frozenset({"gt"}), ("amount",))}
     parsed = parse_filters('amount:gt:10,dueDate:lte:"2025-01-31",createdTime:gte:2024-01-01', fields)
     assert [c.value for c in parsed] == [10.0, "2025-01-31", "2024-01-01T00:00:00.000+00:00"]
     with pytest.raises(SimError) as info:

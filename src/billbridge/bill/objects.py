@@ -79,8 +79,9 @@ _CATALOG: Final = (
     # Payments are cancelled or voided, never archived.
     _family("payments", "stp", "Payment", archivable=False),
     _family("vendor-credits", "vcr", "VendorCredit"),
-    # BILL spells this path without a hyphen, unlike recurring-invoices.
-    _family("recurringbills", "btp", "RecurringBill"),
+    # BILL spells this path without a hyphen, unlike recurring-invoices. Its list sorts only on
+    # archived and description (docs/sortable-fields): no timestamp cursor, read whole.
+    _family("recurringbills", "btp", "RecurringBill", incremental=False),
     _family("customers", "0cu", "Customer"),
     _family("invoices", "00e", "Invoice"),
     # Read-only: recorded through POST /v3/invoices/record-payment.

@@ -6,7 +6,6 @@ import gc
 from collections.abc import Callable
 
 from billbridge.simulator.families import CATALOG, SPEND_CATALOG, FamilySpec, GenContext, Record
-from billbridge.simulator.families.base import Resolver
 from billbridge.simulator.families.org import role_ref
 from billbridge.simulator.store import FamilyStore
 from billbridge.simulator.world import SimOrganization, World
@@ -52,7 +51,7 @@ class DataStore:
                 if space == "v3" and spec.path == "users":
                     for serial in range(len(org.users)):
                         generated[serial] = self._world_user(ctx, org, serial, generated[serial])
-                store = FamilyStore(spec, ctx, generated, resolve=self._resolver(org, space))
+                store = FamilyStore(spec, ctx, generated, refs=OrgRefs(self, org, space))
                 if self.on_change is not None:
                     on_change, org_id = self.on_change, org.id
                     store.listener = lambda s, change, record: on_change(org_id, space, s, change, record)
@@ -61,17 +60,6 @@ class DataStore:
                 if was_enabled:
                     gc.enable()
         return store
-
-    def _resolver(self, org: SimOrganization, space: str) -> Resolver:
-        catalog = SPEND_CATALOG if space == "spend" else CATALOG
-
-        def resolve(family: str, record_id: str) -> Record | None:
-            spec = catalog.get(family)
-            if spec is None:
-                return None
-            return self.family(org, spec, space=space).records.get(record_id)
-
-        return resolve
 
     @staticmethod
     def _world_user(ctx: GenContext, org: SimOrganization, serial: int, template: Record) -> Record:
@@ -86,3 +74,36 @@ class DataStore:
             "createdTime": template["createdTime"],
             "updatedTime": template["createdTime"],
         }
+
+
+class OrgRefs:
+    """The records of one organization (in the AP/AR or the S&E space) a write may use."""
+
+    def __init__(self, data: DataStore, org: SimOrganization, space: str) -> None:
+        self.data = data
+        self.org = org
+        self.space = space
+        self.catalog = SPEND_CATALOG if space == "spend" else CATALOG
+
+    def _store(self, family: str) -> FamilyStore | None:
+        spec = self.catalog.get(family)
+        return None if spec is None else self.data.family(self.org, spec, space=self.space)
+
+    def find(self, family: str, record_id: str) -> Record | None:
+        """The record of ``family`` with ``record_id``, or None."""
+        store = self._store(family)
+        return None if store is None else store.records.get(record_id)
+
+    def create(self, family: str, body: Record, *, now: str) -> Record:
+        """Create a record of ``family`` as the API would."""
+        store = self._store(family)
+        if store is None:
+            raise KeyError(family)
+        return store.create(body, now=now)
+
+    def change(self, family: str, record_id: str, changes: Record, *, now: str) -> Record:
+        """Set fields of a record of ``family`` (a side effect of another write)."""
+        store = self._store(family)
+        if store is None:
+            raise KeyError(family)
+        return store.force(record_id, changes, now=now)

@@ -11,7 +11,8 @@ import orjson
 
 from billbridge.simulator.errors import SimError
 from billbridge.simulator.families import FamilySpec, GenContext, Record
-from billbridge.simulator.families.base import Resolver
+from billbridge.simulator.families.base import Refs, Write
+from billbridge.simulator.families.checks import require
 from billbridge.simulator.query import parse_filters, parse_sort, predicate, sort_ids
 
 _SYSTEM_FIELDS = frozenset({"id", "createdTime", "updatedTime", "archived"})
@@ -50,15 +51,15 @@ class FamilyStore:
         spec: The family.
         ctx: Generation context of the organization.
         records: The initial records (already generated).
-        resolve: Finds records of other families of the organization (for references).
+        refs: The other records of the organization (for references); None for a store alone.
     """
 
     def __init__(
-        self, spec: FamilySpec, ctx: GenContext, records: list[Record], *, resolve: Resolver | None = None
+        self, spec: FamilySpec, ctx: GenContext, records: list[Record], *, refs: Refs | None = None
     ) -> None:
         self.spec = spec
         self.ctx = ctx
-        self.resolve: Resolver = resolve or (lambda _family, _id: None)
+        self.refs = refs
         self.records: dict[str, Record] = {}
         self.encoded: dict[str, bytes] = {}
         self.order: list[str] = []
@@ -122,18 +123,46 @@ class FamilyStore:
         return ids
 
     def create(self, body: Record, *, now: str, validate: bool = True) -> Record:
-        """Create a record from ``body``; the family's generated template fills the rest."""
-        if validate:
-            missing = [name for name in self.spec.required if body.get(name) in (None, "", [])]
-            if missing:
-                raise SimError("BDC_1108", f"Missing required field: {missing[0]}")
+        """Create a record from ``body`` as the API does: the caller's fields, what BILL documents
+        a new record to start with (``spec.initial``) and what it computes, nothing invented.
+
+        ``validate=False`` (the control surface) skips the checks and fills the record like a
+        generated one instead, as if it had been made in BILL's web app.
+        """
         serial = self.next_serial
-        record = self.spec.generate(self.ctx, serial)
-        self._apply(record, body, validate=validate)
-        record["id"] = self.ctx.id(self.spec.prefix, serial) if len(self.spec.prefix) == 3 else record["id"]
-        if "archived" in record:
-            record["archived"] = False
+        template = self.spec.generate(self.ctx, serial)
+        record_id = self.ctx.id(self.spec.prefix, serial) if len(self.spec.prefix) == 3 else template["id"]
+        if validate:
+            require(body, self.spec.required)
+            record: Record = {"id": record_id}
+            if self.spec.archivable:
+                record["archived"] = False
+            record.update(orjson.loads(orjson.dumps(dict(self.spec.initial))))
+            self._apply(record, body, shape=template, now=now, creating=True, serial=serial)
+        else:
+            record = template
+            _merge(record, {k: v for k, v in body.items() if k not in _SYSTEM_FIELDS})
+            record["id"] = record_id
+            if "archived" in record:
+                record["archived"] = False
+        record.pop("createdTime", None)
+        record.pop("updatedTime", None)
         record["createdTime"] = record["updatedTime"] = now
+        self.next_serial += 1
+        self._store(record)
+        self.version += 1
+        self._changed("created", record)
+        return record
+
+    def insert(self, fields: Record, *, now: str) -> Record:
+        """Store a record made by another operation (a recorded payment) exactly as ``fields``."""
+        serial = self.next_serial
+        record = {
+            "id": self.ctx.id(self.spec.prefix, serial),
+            **fields,
+            "createdTime": now,
+            "updatedTime": now,
+        }
         self.next_serial += 1
         self._store(record)
         self.version += 1
@@ -144,17 +173,24 @@ class FamilyStore:
         """PATCH (merge) or PUT (required fields present) ``body`` into a record."""
         current = self.get(record_id)
         if replace:
-            missing = [name for name in self.spec.required if body.get(name) in (None, "", [])]
-            if missing:
-                raise SimError("BDC_1108", f"Missing required field: {missing[0]}")
+            require(body, self.spec.required)
         record: Record = orjson.loads(self.encoded[record_id])
-        self._apply(record, body, validate=True)
+        shape = self.spec.generate(self.ctx, 0)
+        self._apply(record, body, shape=shape, now=now, creating=False, serial=0)
         record["id"] = current["id"]
         record["updatedTime"] = now
         self._store(record)
         self.version += 1
         self._changed("updated", record, current)
         return record
+
+    def delete(self, record_id: str) -> None:
+        """Remove a record: lists and reads no longer find it (S&E deletes)."""
+        record = self.get(record_id)
+        del self.records[record_id], self.encoded[record_id]
+        self.order.remove(record_id)
+        self.version += 1
+        self._changed("deleted", record)
 
     def set_field(self, record_id: str, field: str, value: Any, *, now: str) -> Record:
         """Set one field (archive, restore, cancel...); setting the current value changes nothing."""
@@ -181,10 +217,16 @@ class FamilyStore:
         self._changed("updated", record, current)
         return record
 
-    def _apply(self, record: Record, body: Record, *, validate: bool) -> None:
-        allowed = {k: v for k, v in body.items() if k not in _SYSTEM_FIELDS and (k in record or not validate)}
-        if validate:
-            _check_types(record, allowed)
-        _merge(record, allowed)
+    def _apply(
+        self, record: Record, body: Record, *, shape: Record, now: str, creating: bool, serial: int
+    ) -> None:
+        """Merge the caller's fields (types checked against a generated record's ``shape``), then
+        let the family complete the record."""
+        sent = {k: v for k, v in body.items() if k not in _SYSTEM_FIELDS and k not in self.spec.inputs}
+        _check_types(shape, sent)
+        _merge(record, sent)
         if self.spec.on_write is not None:
-            self.spec.on_write(self.ctx, body, record, self.resolve)
+            if self.refs is None:
+                raise SimError("BDC_1001", "This store cannot reach the organization's other records")
+            write = Write(self.ctx, body, record, self.refs, now, creating, serial)
+            self.spec.on_write(write)

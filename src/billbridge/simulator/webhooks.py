@@ -83,7 +83,7 @@ class Webhooks:
         obj = dict(record)
         if event.startswith("bill.") and "vendorName" not in obj and obj.get("vendorId"):
             # BILL adds the vendor's name to every bill notification (changelog 2025-04-10).
-            vendor = store.resolve("vendors", str(obj["vendorId"]))
+            vendor = store.refs.find("vendors", str(obj["vendorId"])) if store.refs else None
             if vendor is not None and "name" in vendor:
                 obj["vendorName"] = vendor["name"]
         for subscription in targets:

@@ -6,23 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from billbridge.simulator.errors import SimError
 from billbridge.simulator.families.base import (
-    EQ_NE,
-    RANGE,
-    SET,
     Draw,
     FamilySpec,
-    FieldRule,
     GenContext,
     Generator,
     Record,
-    Resolver,
-    common_filters,
-    common_sorts,
+    Write,
     referenced,
-    rule,
 )
+from billbridge.simulator.families.checks import dates, enums, line_amount, line_items, money, require
+from billbridge.simulator.families.lists import LISTS
 from billbridge.simulator.families.values import address, amount, company_email, company_name, phone, schedule
 
 CURRENCIES = ("USD", "USD", "USD", "CAD", "EUR")
@@ -36,27 +30,23 @@ def vendor_ref(ctx: GenContext, family: str, serial: int) -> tuple[str, str]:
     return ctx.id("009", target), company_name(ctx, "vendors", target)
 
 
-def party_rule(party: str) -> tuple[str, FieldRule]:
-    """The filter on the vendor or customer a record belongs to (``vendorId``, ``customerId``)."""
-    return rule(party, "str", frozenset({"eq", "in"}))
-
-
 def credit_family(
     path: str,
     prefix: str,
     *,
     generate: Generator,
     party: str,
-    filters: tuple[tuple[str, FieldRule], ...] = (),
 ) -> FamilySpec:
     """A family of credits held by a vendor or customer (vendor credits, credit memos)."""
     return FamilySpec(
         path=path,
         prefix=prefix,
         generate=generate,
-        filters=common_filters(party_rule(party), *filters),
-        sorts=common_sorts(("creditDate", "date"), ("amount", "num")),
+        filters=LISTS[path].filters,
+        sorts=LISTS[path].sorts,
         required=(party, "amount"),
+        initial={"appliedAmount": 0.0},
+        on_write=_credit_write,
         replaceable=True,
     )
 
@@ -75,9 +65,10 @@ def recurring_family(
         path=path,
         prefix=prefix,
         generate=generate,
-        filters=common_filters(party_rule(party)),
-        sorts=common_sorts(),
+        filters=LISTS[path].filters,
+        sorts=LISTS[path].sorts,
         required=(party, "schedule"),
+        on_write=_recurring_write,
         replaceable=True,
     )
     return spec if protected is None else replace(spec, protected=protected)
@@ -195,23 +186,56 @@ def _recurring_bill(ctx: GenContext, serial: int) -> Record:
     }
 
 
-def _bill_write(ctx: GenContext, body: Record, record: Record, resolve: Resolver) -> None:
+def payment_status(amount: float, due: float) -> str:
+    """A bill's ``paymentStatus`` from what is left to pay."""
+    if due <= 0:
+        return "PAID"
+    return "PARTIALLY_PAID" if due < amount else "UNPAID"
+
+
+def _vendor_write(write: Write) -> None:
+    enums(write.record, {"accountType": ACCOUNT_TYPES})
+
+
+def _bill_write(write: Write) -> None:
+    record, body = write.record, write.body
+    if write.creating:
+        require(body, ("invoice.invoiceNumber", "invoice.invoiceDate"))
+    dates(record, "dueDate", "invoice.invoiceDate")
     if "vendorId" in body:
-        record["vendorName"] = referenced(resolve, "vendors", body["vendorId"], what="vendor")["name"]
+        record["vendorName"] = referenced(write.refs, "vendors", body["vendorId"], what="vendor")["name"]
     if "billLineItems" in body:
-        items = body["billLineItems"]
-        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-            raise SimError("BDC_1129", "billLineItems must be a non-empty list of objects")
-        try:
-            total = round(sum(float(item.get("amount", 0)) for item in items), 2)
-        except (TypeError, ValueError):
-            raise SimError("BDC_1129", "Invalid line item amount") from None
-        stream = ctx.rng("bill-line-items", len(str(record["id"])))
-        record["billLineItems"] = [
-            {"id": item.get("id") or f"bli{stream.randrange(10**16, 10**17)}", **item} for item in items
-        ]
-        record["amount"] = record["dueAmount"] = total
-        record["paymentStatus"] = "UNPAID"
+        items = line_items(body["billLineItems"], "billLineItems")
+        stream = write.ctx.rng("bill-line-items", len(str(record["id"])))
+        lines = []
+        for item in items:
+            line = {"id": item.get("id") or f"bli{stream.randrange(10**16, 10**17)}", **item}
+            line["amount"] = line_amount(item, "billLineItems")
+            lines.append(line)
+        record["billLineItems"] = lines
+        paid = 0.0 if write.creating else round(record.get("amount", 0) - record.get("dueAmount", 0), 2)
+        record["amount"] = round(sum(line["amount"] for line in lines), 2)
+        record["dueAmount"] = round(max(record["amount"] - paid, 0.0), 2)
+        record["paymentStatus"] = payment_status(record["amount"], record["dueAmount"])
+
+
+def _party_write(write: Write) -> None:
+    party = "vendorId" if "vendorId" in write.record else "customerId"
+    if party in write.body:
+        family = "vendors" if party == "vendorId" else "customers"
+        referenced(write.refs, family, write.body[party], what=family[:-1])
+
+
+def _credit_write(write: Write) -> None:
+    _party_write(write)
+    dates(write.record, "creditDate")
+    if "amount" in write.body:
+        write.record["amount"] = money(write.body["amount"], "amount", positive=True)
+
+
+def _recurring_write(write: Write) -> None:
+    _party_write(write)
+    dates(write.record, "schedule.nextDueDate")
 
 
 def _autopay_on(action: str, body: Record) -> bool:
@@ -228,15 +252,10 @@ VENDORS = FamilySpec(
     path="vendors",
     prefix="009",
     generate=_vendor,
-    filters=common_filters(
-        rule("name", "str", frozenset({"eq", "sw"})),
-        rule("accountType", "str", SET),
-        rule("address.country", "str", EQ_NE),
-        rule("billCurrency", "str", SET),
-        rule("email", "str", EQ_NE),
-    ),
-    sorts=common_sorts(("name", "str"), ("email", "str")),
+    filters=LISTS["vendors"].filters,
+    sorts=LISTS["vendors"].sorts,
     required=("name",),
+    on_write=_vendor_write,
     protected=_autopay_on,
     event="vendor",
 )
@@ -245,38 +264,20 @@ BILLS = FamilySpec(
     path="bills",
     prefix="00n",
     generate=_bill,
-    filters=common_filters(
-        party_rule("vendorId"),
-        rule("dueDate", "date", RANGE),
-        rule("paymentStatus", "str", frozenset({"eq", "ne", "in"})),
-        rule("amount", "num", RANGE | EQ_NE),
-        rule("payFromChartOfAccountId", "str", frozenset({"eq", "ne", "in"})),
-        rule(
-            "classifications.chartOfAccountId",
-            "str",
-            frozenset({"eq", "ne", "in"}),
-            path="billLineItems.[].classifications.chartOfAccountId",
-        ),
-        rule(
-            "classifications.departmentId",
-            "str",
-            frozenset({"eq", "ne", "in"}),
-            path="billLineItems.[].classifications.departmentId",
-        ),
-    ),
-    sorts=common_sorts(("dueDate", "date"), ("amount", "num")),
-    required=("vendorId", "dueDate", "billLineItems"),
+    filters=LISTS["bills"].filters,
+    sorts=LISTS["bills"].sorts,
+    # docs/ap-bills: the vendor, the bill's invoice number and date, a due date and line items.
+    required=("vendorId", "invoice", "dueDate", "billLineItems"),
     on_write=_bill_write,
     replaceable=True,
     event="bill",
 )
 
-VENDOR_CREDITS = credit_family(
-    "vendor-credits",
-    "vcr",
-    generate=_vendor_credit,
-    party="vendorId",
-    filters=(rule("vendorCreditStatus", "str", SET),),
+# archivevendorcredit: "An archived vendor credit cannot be restored."
+VENDOR_CREDITS = replace(
+    credit_family("vendor-credits", "vcr", generate=_vendor_credit, party="vendorId"),
+    initial={"appliedAmount": 0.0, "vendorCreditStatus": "NOT_APPLIED"},
+    restorable=False,
 )
 
 RECURRING_BILLS = recurring_family(

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from billbridge.simulator.errors import SimError
-from billbridge.simulator.families.ap import credit_family, party_rule, recurring_family
-from billbridge.simulator.families.base import (
-    EQ_NE,
-    RANGE,
-    SET,
-    TIME_RANGE,
-    FamilySpec,
-    GenContext,
-    Record,
-    Resolver,
-    common_filters,
-    common_sorts,
-    referenced,
-    rule,
-)
+from billbridge.simulator.families.ap import credit_family, recurring_family
+from billbridge.simulator.families.base import FamilySpec, GenContext, Record, Write, referenced
+from billbridge.simulator.families.checks import dates, enums, line_amount, line_items, require
+from billbridge.simulator.families.lists import LISTS
 from billbridge.simulator.families.values import (
     address,
     amount,
@@ -94,22 +83,63 @@ def _invoice(ctx: GenContext, serial: int) -> Record:
     }
 
 
-def _invoice_write(ctx: GenContext, body: Record, record: Record, resolve: Resolver) -> None:
+def invoice_status(total: float, due: float) -> str:
+    """An invoice's ``status`` from what is left to pay."""
+    if due <= 0:
+        return "PAID_IN_FULL"
+    return "PARTIAL_PAYMENT" if due < total else "OPEN"
+
+
+def _customer_write(write: Write) -> None:
+    enums(write.record, {"accountType": ("BUSINESS", "PERSON", "NONE")})
+
+
+def _invoice_customer(write: Write) -> None:
+    """``customer: {id}`` names an existing customer; ``customer: {name, email}`` creates one
+    (docs/ar-invoices), never matched to an existing customer of that name."""
+    record, body = write.record, write.body
     customer = body.get("customer")
-    if isinstance(customer, dict) and "id" in customer:
-        record["customerId"] = customer["id"]
+    if customer is not None:
+        if not isinstance(customer, dict):
+            raise SimError("BDC_1129", "customer must be an object with an id, or a name and email")
+        if customer.get("id"):
+            record["customerId"] = referenced(write.refs, "customers", customer["id"], what="customer")["id"]
+        else:
+            require(customer, ("name", "email"))
+            created = write.refs.create(
+                "customers", {"name": customer["name"], "email": customer["email"]}, now=write.now
+            )
+            record["customerId"] = created["id"]
     elif "customerId" in body:
-        record["customerId"] = body["customerId"]
-    if "customer" in body or "customerId" in body:
-        referenced(resolve, "customers", record["customerId"], what="customer")
+        referenced(write.refs, "customers", body["customerId"], what="customer")
+    if write.creating and not record.get("customerId"):
+        raise SimError("BDC_1108", "Missing required field: customer")
+
+
+def _invoice_write(write: Write) -> None:
+    record, body = write.record, write.body
+    _invoice_customer(write)
+    if write.creating:
+        # changelog 2024-09-27: without invoiceDate, the invoice is dated the day it is created.
+        record.setdefault("invoiceDate", write.today())
+        # bill-api: BILL numbers an invoice sent without one (the numbering itself is guessed).
+        record.setdefault("invoiceNumber", str(write.serial + 1001))
+    dates(record, "invoiceDate", "dueDate")
     if "invoiceLineItems" in body:
-        items = body["invoiceLineItems"]
-        if not isinstance(items, list) or not items:
-            raise SimError("BDC_1129", "invoiceLineItems must be a non-empty list")
-        total = sum(
-            float(i.get("quantity", 1)) * float(i.get("price", 0)) for i in items if isinstance(i, dict)
-        )
-        record["totalAmount"] = record["dueAmount"] = round(total, 2)
+        items = line_items(body["invoiceLineItems"], "invoiceLineItems")
+        stream = write.ctx.rng("invoice-line-items", len(str(record["id"])))
+        lines = []
+        for item in items:
+            # docs/ar-invoices: each line sets its quantity; the price defaults to nothing.
+            require(item, ("quantity",))
+            line = {"id": item.get("id") or f"00f{stream.randrange(10**16, 10**17)}", **item}
+            line["amount"] = line_amount({"price": 0, **item}, "invoiceLineItems")
+            lines.append(line)
+        record["invoiceLineItems"] = lines
+        paid = 0.0 if write.creating else round(record.get("totalAmount", 0) - record.get("dueAmount", 0), 2)
+        record["totalAmount"] = round(sum(line["amount"] for line in lines), 2)
+        record["dueAmount"] = round(max(record["totalAmount"] - paid, 0.0), 2)
+        record["status"] = invoice_status(record["totalAmount"], record["dueAmount"])
 
 
 def _receivable_payment(ctx: GenContext, serial: int) -> Record:
@@ -168,14 +198,10 @@ CUSTOMERS = FamilySpec(
     path="customers",
     prefix="0cu",
     generate=_customer,
-    filters=common_filters(
-        rule("name", "str", frozenset({"eq", "sw"})),
-        rule("accountType", "str", SET),
-        rule("invoiceCurrency", "str", SET),
-        rule("email", "str", EQ_NE),
-    ),
-    sorts=common_sorts(("name", "str"), ("email", "str")),
+    filters=LISTS["customers"].filters,
+    sorts=LISTS["customers"].sorts,
     required=("name", "email"),
+    on_write=_customer_write,
     event="customer",
 )
 
@@ -183,19 +209,11 @@ INVOICES = FamilySpec(
     path="invoices",
     prefix="00e",
     generate=_invoice,
-    filters=common_filters(
-        party_rule("customerId"),
-        rule("invoiceNumber", "str", frozenset({"eq", "in", "sw"})),
-        rule("dueDate", "date", RANGE),
-        rule("invoiceDate", "date", RANGE),
-        rule("status", "str", SET),
-        rule("payToChartOfAccountId", "str", frozenset({"eq", "ne", "in"})),
-    ),
-    sorts=common_sorts(
-        ("invoiceNumber", "str"), ("invoiceDate", "date"), ("dueDate", "date"), ("totalAmount", "num")
-    ),
-    required=("invoiceDate", "dueDate", "invoiceLineItems", "customer"),
-    writable=frozenset({"customer", "customerId", "processingOptions"}),
+    filters=LISTS["invoices"].filters,
+    sorts=LISTS["invoices"].sorts,
+    # docs/ar-invoices: only the customer and the line items are required.
+    required=("invoiceLineItems",),
+    inputs=frozenset({"customer", "customerId", "processingOptions"}),
     on_write=_invoice_write,
     replaceable=True,
     event="invoice",
@@ -205,8 +223,8 @@ RECEIVABLE_PAYMENTS = FamilySpec(
     path="receivable-payments",
     prefix="0rp",
     generate=_receivable_payment,
-    filters=dict([rule("id", "str", SET), party_rule("customerId"), *TIME_RANGE]),
-    sorts=common_sorts(("amount", "num"), ("paymentDate", "date")),
+    filters=LISTS["receivable-payments"].filters,
+    sorts=LISTS["receivable-payments"].sorts,
     creatable=False,
     archivable=False,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from billbridge.simulator.clock import bill_date, bill_timestamp
 from billbridge.simulator.errors import SimError
@@ -15,9 +15,6 @@ T = TypeVar("T")
 FieldType = Literal["str", "num", "bool", "datetime", "date"]
 Record = dict[str, Any]
 
-EQ_NE = frozenset({"eq", "ne"})
-SET = frozenset({"eq", "ne", "in", "nin"})
-RANGE = frozenset({"gt", "gte", "lt", "lte"})
 ALL_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "sw"})
 
 # Generated records are spread over the two years before this instant (2025-06-01T00:00:00Z),
@@ -39,34 +36,6 @@ class FieldRule:
     type: FieldType
     ops: frozenset[str]
     path: tuple[str, ...]
-
-
-def rule(
-    name: str, kind: FieldType, ops: frozenset[str] = EQ_NE, *, path: str | None = None
-) -> tuple[str, FieldRule]:
-    """A ``(name, FieldRule)`` pair; the path defaults to the dotted name."""
-    return name, FieldRule(kind, ops, tuple((path or name).split(".")))
-
-
-#: Range filters on the record's creation and last update, which every list offers.
-TIME_RANGE = (rule("createdTime", "datetime", RANGE), rule("updatedTime", "datetime", RANGE))
-
-
-def common_filters(*extra: tuple[str, FieldRule]) -> dict[str, FieldRule]:
-    """``id``, ``archived``, ``createdTime`` and ``updatedTime`` plus ``extra``."""
-    return dict([rule("id", "str", SET), rule("archived", "bool", EQ_NE), *TIME_RANGE, *extra])
-
-
-def sort_rules(*names_and_types: tuple[str, FieldType]) -> dict[str, FieldRule]:
-    """Sortable fields, each at its dotted name."""
-    return {name: FieldRule(kind, frozenset(), tuple(name.split("."))) for name, kind in names_and_types}
-
-
-def common_sorts(*names_and_types: tuple[str, FieldType]) -> dict[str, FieldRule]:
-    """``createdTime``, ``updatedTime``, ``archived`` plus the named extra sort fields."""
-    return sort_rules(
-        ("createdTime", "datetime"), ("updatedTime", "datetime"), ("archived", "bool"), *names_and_types
-    )
 
 
 class Draw:
@@ -145,15 +114,55 @@ class GenContext:
 
 
 Generator = Callable[[GenContext, int], Record]
-#: ``(family path, id) -> record or None``: lets a write check the objects it refers to.
-Resolver = Callable[[str, str], "Record | None"]
-#: ``(ctx, body, record, resolve)``: adjusts a record after a create or update merged the body.
-WriteHook = Callable[[GenContext, Record, Record, Resolver], None]
 
 
-def referenced(resolve: Resolver, family: str, ref: object, *, what: str) -> Record:
+class Refs(Protocol):
+    """The other records of the organization a write may read or create (for references)."""
+
+    def find(self, family: str, record_id: str) -> Record | None:
+        """The record of ``family`` with ``record_id``, or None."""
+
+    def create(self, family: str, body: Record, *, now: str) -> Record:
+        """Create a record of ``family`` from ``body`` as the API would (validated)."""
+
+    def change(self, family: str, record_id: str, changes: Record, *, now: str) -> Record:
+        """Set fields of a record of ``family`` (a side effect of this write on another record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One create or update, as a family's hook sees it.
+
+    Attributes:
+        ctx: Generation context of the organization.
+        body: What the caller sent.
+        record: The record after the body was merged in; the hook completes it.
+        refs: The organization's other records.
+        now: BILL timestamp of the write.
+        creating: True for a create, False for an update (PATCH or PUT).
+        serial: The record's number in its family (creation order).
+    """
+
+    ctx: GenContext
+    body: Record
+    record: Record
+    refs: Refs
+    now: str
+    creating: bool
+    serial: int = 0
+
+    def today(self) -> str:
+        """The business date (``yyyy-MM-dd``) of the write."""
+        return self.now[:10]
+
+
+#: Adjusts a record after a create or update merged the body into it (computed fields, references).
+WriteHook = Callable[[Write], None]
+
+
+def referenced(refs: Refs, family: str, ref: object, *, what: str) -> Record:
     """The record of ``family`` a write refers to; BDC_1129 naming ``what`` when there is none."""
-    record = resolve(family, str(ref))
+    record = refs.find(family, str(ref))
     if record is None:
         raise SimError("BDC_1129", f"Invalid {what} id: {ref}")
     return record
@@ -171,20 +180,21 @@ class FamilySpec:
         path: Path under ``/v3`` (``vendors``, ``classifications/chart-of-accounts``).
         prefix: The three-character ID prefix.
         generate: Builds record ``serial`` of an organization.
-        filters: Filterable fields.
-        sorts: Sortable fields.
+        filters: Filterable fields (from :mod:`.lists`).
+        sorts: Sortable fields (from :mod:`.lists`).
         required: Fields a create (and a PUT) must carry.
-        writable: Create/update may set these besides the template's own fields.
-        on_write: Adjusts a record after a create or update merged the body into it.
+        initial: What BILL documents a new record to start with besides the caller's fields.
+        inputs: Fields a write accepts but does not store as sent (``roleId``, ``customer``).
+        on_write: Completes a record after a create or update merged the body into it.
         creatable: False for read-only families (roles, receivable payments).
         archivable: Whether ``/archive`` and ``/restore`` exist.
+        restorable: False when an archived record can never be restored (vendor credits).
         replaceable: Whether ``PUT /{id}`` exists.
         protected: ``(action, body) -> bool``: the write needs an MFA-trusted session.
         fixed_count: The family has this many records whatever ``--records`` says.
         event: Webhook object key (``vendor``) or None.
         max_page: Largest ``max`` a list accepts.
         single_sort: Only one sort field is allowed (Spend & Expense lists).
-        actions: Extra ``POST /{id}/<action>`` operations: name -> (field, value) to set.
     """
 
     path: str
@@ -193,17 +203,18 @@ class FamilySpec:
     filters: Mapping[str, FieldRule]
     sorts: Mapping[str, FieldRule]
     required: tuple[str, ...] = ()
-    writable: frozenset[str] = frozenset()
+    initial: Mapping[str, Any] = field(default_factory=dict)
+    inputs: frozenset[str] = frozenset()
     on_write: WriteHook | None = None
     creatable: bool = True
     archivable: bool = True
+    restorable: bool = True
     replaceable: bool = False
     protected: Callable[[str, Record], bool] = _never
     fixed_count: int | None = None
     event: str | None = None
     max_page: int = 100
     single_sort: bool = False
-    actions: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
 
     def count(self, records: int) -> int:
         """How many records an organization has at the start."""

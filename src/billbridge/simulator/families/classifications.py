@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from billbridge.simulator.families.base import (
-    SET,
-    FamilySpec,
-    GenContext,
-    Record,
-    common_filters,
-    common_sorts,
-    rule,
-)
+from billbridge.simulator.families.base import FamilySpec, GenContext, Record
+from billbridge.simulator.families.lists import LISTS
 from billbridge.simulator.families.values import person
 
 _NAMES = {
@@ -62,8 +55,8 @@ def _family(kind: str, prefix: str) -> FamilySpec:
         path=f"classifications/{kind}",
         prefix=prefix,
         generate=_generator(kind, prefix),
-        filters=common_filters(rule("name", "str", frozenset({"eq", "sw"})), rule("parentId", "str", SET)),
-        sorts=common_sorts(("name", "str")),
+        filters=LISTS[f"classifications/{kind}"].filters,
+        sorts=LISTS[f"classifications/{kind}"].sorts,
         required=("name",),
     )
 

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from billbridge.simulator.errors import SimError
-from billbridge.simulator.families.base import (
-    SET,
-    FamilySpec,
-    GenContext,
-    Record,
-    Resolver,
-    common_filters,
-    common_sorts,
-    rule,
-)
+from billbridge.simulator.families.base import FamilySpec, GenContext, Record, Write
+from billbridge.simulator.families.lists import LISTS
 from billbridge.simulator.families.values import person
 
 ROLE_TYPES = ("ACCOUNTANT", "ADMINISTRATOR", "APPROVER", "PAYER", "CLERK", "AUDITOR")
@@ -49,8 +41,9 @@ def _user(ctx: GenContext, serial: int) -> Record:
     }
 
 
-def _user_write(ctx: GenContext, body: Record, record: Record, resolve: Resolver) -> None:
-    role_id = body.get("roleId")
+def _user_write(write: Write) -> None:
+    ctx, record = write.ctx, write.record
+    role_id = write.body.get("roleId")
     if role_id is None:
         return
     for role_type in ROLE_TYPES:
@@ -64,10 +57,10 @@ USERS = FamilySpec(
     path="users",
     prefix="006",
     generate=_user,
-    filters=common_filters(rule("email", "str", SET), rule("firstName", "str"), rule("lastName", "str")),
-    sorts=common_sorts(("firstName", "str"), ("lastName", "str")),
+    filters=LISTS["users"].filters,
+    sorts=LISTS["users"].sorts,
     required=("firstName", "lastName", "email", "roleId"),
-    writable=frozenset({"roleId", "acceptTermsOfService"}),
+    inputs=frozenset({"roleId", "acceptTermsOfService"}),
     on_write=_user_write,
 )
 
@@ -75,8 +68,8 @@ ROLES = FamilySpec(
     path="roles",
     prefix="0po",
     generate=_role,
-    filters=dict([rule("id", "str", SET), rule("type", "str", SET)]),
-    sorts=common_sorts(("type", "str")),
+    filters=LISTS["roles"].filters,
+    sorts=LISTS["roles"].sorts,
     creatable=False,
     archivable=False,
     fixed_count=len(ROLE_TYPES),

@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from billbridge.simulator.errors import SimError
 from billbridge.simulator.families import CATALOG, FamilySpec
+from billbridge.simulator.families.checks import require
 from billbridge.simulator.gateway import Call, json_response, raw_response, read_json
 from billbridge.simulator.listing import list_page
-from billbridge.simulator.routes import vendor_bank
+from billbridge.simulator.routes import money, vendor_bank
 from billbridge.simulator.store import FamilyStore
 
 MAX_BULK = 20
@@ -44,6 +45,8 @@ def resolve(method: str, path: str) -> ObjectHandler | None:
         if method == "POST" and spec.creatable:
             return lambda call: _create(call, spec)
         return None
+    if method == "POST" and (movement := money.resolve(spec.path, rest)) is not None:
+        return movement
     if rest == ["bulk"]:
         return (lambda call: _bulk_create(call, spec)) if method == "POST" and spec.creatable else None
     record_id = rest[0]
@@ -59,11 +62,8 @@ def resolve(method: str, path: str) -> ObjectHandler | None:
         return vendor_bank.resolve(method, record_id)
     if len(rest) == 2 and method == "POST":
         action = rest[1]
-        if spec.archivable and action in ("archive", "restore"):
+        if spec.archivable and (action == "archive" or (action == "restore" and spec.restorable)):
             return lambda call: _set(call, spec, record_id, "archived", action == "archive")
-        if action in spec.actions:
-            field, value = spec.actions[action]
-            return lambda call: _set(call, spec, record_id, field, value)
     return None
 
 
@@ -99,10 +99,8 @@ async def _bulk_create(call: Call, spec: FamilySpec) -> Response:
         if not isinstance(item, dict):
             raise SimError("BDC_1122", "Every bulk item must be a JSON object.")
         _guard(call, spec, "create", item)
-        missing = [name for name in spec.required if item.get(name) in (None, "", [])]
-        if missing:
-            # All or nothing, as BILL's bulk endpoints: nothing is created if one item is invalid.
-            raise SimError("BDC_1108", f"Missing required field: {missing[0]}")
+        # All or nothing, as BILL's bulk endpoints: nothing is created if one item is invalid.
+        require(item, spec.required)
     store = _store(call, spec)
     now = call.state.timestamp()
     return json_response([store.create(item, now=now) for item in items])
