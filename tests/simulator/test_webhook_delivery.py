@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billbridge.simulator import SimConfig
+from billbridge.simulator import SimConfig, webhook_delivery
 from support.webhook_receiver import Received, bill_signature, webhook_receiver
 
 from .support import FROZEN_START, Demo, client_for, sign_in
@@ -262,3 +262,46 @@ async def test_deliveries_can_be_filtered(demo: Demo) -> None:
     assert len(await deliveries(demo.http, subscription_id=sub["id"], status="delivered")) == 1
     assert await deliveries(demo.http, status="pending") == []
     assert await deliveries(demo.http, event_type="vendor.created") == []
+
+
+async def test_bulk_additions_each_raise_an_event(frozen: Demo) -> None:
+    await subscribe(frozen, "https://hooks.example.com/bulk", ["vendor.created"])
+    added = await frozen.http.post("/_sim/objects", json={"action": "add", "family": "vendors", "count": 300})
+    ids = {r["id"] for r in added.json()["results"]}
+    found = await deliveries(frozen.http, event_type="vendor.created")
+    assert len(found) == 300
+    assert {json.loads(d["payload"])["vendor"]["id"] for d in found} == ids
+
+
+async def test_a_full_queue_drops_new_notifications(frozen: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhook_delivery, "MAX_PENDING", 2)
+    await subscribe(frozen, "https://hooks.example.com/full", ["vendor.created"])
+    await frozen.http.post("/_sim/objects", json={"action": "add", "family": "vendors", "count": 3})
+    found = await deliveries(frozen.http)
+    assert [d["status"] for d in found] == ["pending", "pending", "abandoned"]
+    assert "waiting" in found[2]["lastError"]
+
+
+async def test_retries_go_to_the_current_url_and_stop_when_disabled(frozen: Demo) -> None:
+    http = frozen.http
+    vendor_id = (await frozen.get("/vendors", max=1)).json()["results"][0]["id"]
+    async with webhook_receiver(statuses=[500]) as old, webhook_receiver() as new:
+        sub = await subscribe(frozen, old.url, ["vendor.updated"])
+        url = f"/connect-events/v3/subscriptions/{sub['id']}"
+        await frozen.patch(f"/vendors/{vendor_id}", {"name": "Moving"})
+        await old.wait_for(1)
+        await http.post("/_sim/webhooks/flush")  # the first attempt's answer is in
+        await http.patch(url, headers=frozen.headers, json={"notificationUrl": new.url})
+        await http.post("/_sim/clock/advance", json={"seconds": 2})
+        [moved] = await new.wait_for(1)
+        assert json.loads(moved.body)["vendor"]["name"] == "Moving"
+        await http.patch(url, headers=frozen.headers, json={"notificationUrl": old.url})
+        old.statuses = [500]
+        await frozen.patch(f"/vendors/{vendor_id}", {"name": "Stopped"})
+        await old.wait_for(2)
+        await http.post("/_sim/webhooks/flush")
+        await http.patch(url, headers=frozen.headers, json={"status": {"enabled": False}})
+        await http.post("/_sim/clock/advance", json={"seconds": 2})
+        found = (await http.post("/_sim/webhooks/flush")).json()["deliveries"]
+    assert [d["status"] for d in found] == ["delivered", "abandoned"]
+    assert found[1]["attempts"] == 1

@@ -112,9 +112,12 @@ class Subscriptions:
             raise SimError("BDC_1120", f"Subscription {sub_id} is not yours.", status=403)
         return record
 
-    def key(self, sub_id: str) -> str | None:
-        """The current security key of a subscription (None once it is deleted)."""
-        return self._keys.get(sub_id)
+    def target(self, sub_id: str) -> tuple[str, str] | None:
+        """Where and with which key to send a notification now: None if deleted or disabled."""
+        record = self._records.get(sub_id)
+        if record is None or not record["status"]["enabled"]:
+            return None
+        return record["notificationUrl"], self._keys[sub_id]
 
     def matching(self, org_id: str, event: str) -> builtins.list[dict[str, Any]]:
         """Enabled subscriptions of ``org_id`` that take ``event``."""

@@ -28,8 +28,10 @@ TIMEOUT_SECONDS = 10.0
 RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0)
 #: Notifications sent at once; more wait for a free place.
 CONCURRENCY = 8
-#: Deliveries kept for ``GET /_sim/webhooks/deliveries`` (the oldest finished ones go first).
+#: Finished deliveries kept for ``GET /_sim/webhooks/deliveries`` (the oldest go first).
 KEEP = 10_000
+#: Notifications waiting at most; past that new ones are dropped (``abandoned``) at once.
+MAX_PENDING = 50_000
 
 Status = Literal["pending", "delivered", "failed", "abandoned"]
 
@@ -72,6 +74,7 @@ class Delivery:
             "lastError": self.last_error,
             "attemptTimes": self.sent_times,
             "nextAttemptTime": bill_timestamp(self.due) if self.status == "pending" else None,
+            "payload": self.body.decode(),
         }
 
 
@@ -80,7 +83,8 @@ class Deliveries:
 
     Args:
         clock: The simulator's clock (due times are on it).
-        key_for: The current security key of a subscription, None once it is deleted.
+        target_for: The current ``(notificationUrl, securityKey)`` of a subscription, or None once it
+            is deleted or disabled (BILL then stops sending).
         on_result: Called with each delivery after an attempt (for the event history).
         on_give_up: Called with a subscription ID when one of its deliveries failed for good.
     """
@@ -89,19 +93,22 @@ class Deliveries:
         self,
         clock: SimClock,
         *,
-        key_for: Callable[[str], str | None],
+        target_for: Callable[[str], tuple[str, str] | None],
         on_result: Callable[[Delivery], None],
         on_give_up: Callable[[str], None],
     ) -> None:
         self._clock = clock
-        self._key_for = key_for
+        self._target_for = target_for
         self._on_result = on_result
         self._on_give_up = on_give_up
         self._items: dict[int, Delivery] = {}
+        self._pending: dict[int, Delivery] = {}
+        self._busy: set[int] = set()
         self._serial = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     def all(self) -> list[Delivery]:
@@ -120,38 +127,53 @@ class Deliveries:
             due=self._clock.now(),
         )
         self._items[delivery.id] = delivery
-        self._trim()
+        if len(self._pending) >= MAX_PENDING:
+            delivery.status = "abandoned"
+            delivery.last_error = f"more than {MAX_PENDING} notifications were waiting"
+        else:
+            self._pending[delivery.id] = delivery
+        if len(self._items) > KEEP + len(self._pending) + KEEP // 10:
+            self._trim()
         self.kick()
 
     def _trim(self) -> None:
-        if len(self._items) <= KEEP:
-            return
-        for delivery_id in [d.id for d in self._items.values() if d.status != "pending"]:
+        finished = [i for i in self._items if i not in self._pending]
+        for delivery_id in finished[: len(finished) - KEEP]:
             del self._items[delivery_id]
-            if len(self._items) <= KEEP:
-                return
+
+    def _finish(self, delivery: Delivery, status: Status) -> None:
+        delivery.status = status
+        self._pending.pop(delivery.id, None)
 
     def _due(self) -> list[Delivery]:
         now = self._clock.now()
-        return [d for d in self._items.values() if d.status == "pending" and d.due <= now]
+        return [d for d in self._pending.values() if d.due <= now and d.id not in self._busy]
 
     def _next_due(self) -> float | None:
-        pending = [d.due for d in self._items.values() if d.status == "pending"]
-        return min(pending) if pending else None
+        return min((d.due for d in self._pending.values()), default=None)
 
     def kick(self) -> None:
         """Start the task (in the running loop) if anything is pending; wake it if it sleeps."""
-        if self._closed or self._next_due() is None:
+        if self._closed or not self._pending:
             return
         try:
-            loop = asyncio.get_running_loop()
+            loop = self._bind()
         except RuntimeError:  # no loop: the next flush or request delivers
             return
-        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._wake = asyncio.Event()
-            self._lock = asyncio.Lock()
+        if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="simulator-webhooks")
-        elif self._wake is not None:
+        else:
+            self._wake_up()
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        """The running loop, with this queue's lock and wake-up event made for it."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new loop (tests run one per test): start afresh in it
+            self._loop, self._lock, self._wake, self._task = loop, asyncio.Lock(), asyncio.Event(), None
+        return loop
+
+    def _wake_up(self) -> None:
+        if self._wake is not None:
             self._wake.set()
 
     async def _run(self) -> None:
@@ -174,21 +196,26 @@ class Deliveries:
             due = self._due()
             if not due:
                 return
+            self._busy.update(d.id for d in due)
             gate = asyncio.Semaphore(CONCURRENCY)
             async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
 
                 async def attempt(delivery: Delivery) -> None:
-                    async with gate:
-                        await self._attempt(client, delivery)
+                    try:
+                        async with gate:
+                            await self._attempt(client, delivery)
+                    finally:
+                        self._busy.discard(delivery.id)
 
                 await asyncio.gather(*(attempt(d) for d in due))
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
-        key = self._key_for(delivery.subscription_id)
-        if key is None:
-            delivery.status = "abandoned"
-            delivery.last_error = "the subscription was deleted"
+        target = self._target_for(delivery.subscription_id)
+        if target is None:
+            self._finish(delivery, "abandoned")
+            delivery.last_error = "the subscription was deleted or disabled"
             return
+        delivery.url, key = target
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(key, delivery.body)}
         delivery.attempts += 1
         delivery.sent_times.append(bill_timestamp(self._clock.now()))
@@ -197,13 +224,13 @@ class Deliveries:
             response = await client.post(delivery.url, content=delivery.body, headers=headers)
             code = response.status_code
             delivery.last_error = None if code == 200 else f"HTTP {code}"
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
             delivery.last_error = f"{type(error).__name__}: {error}"[:300]
         delivery.response_codes.append(code)
         if code == 200:
-            delivery.status = "delivered"
+            self._finish(delivery, "delivered")
         elif delivery.attempts > len(RETRY_DELAYS):
-            delivery.status = "failed"
+            self._finish(delivery, "failed")
             self._on_give_up(delivery.subscription_id)
         else:
             delivery.due = self._clock.now() + RETRY_DELAYS[delivery.attempts - 1]
@@ -211,18 +238,13 @@ class Deliveries:
 
     async def flush(self) -> None:
         """Attempt every due delivery now and wait for the attempts (and a running round) to end."""
-        if (
-            self._lock is None
-            or self._task is None
-            or self._task.get_loop() is not asyncio.get_running_loop()
-        ):
-            self._lock = asyncio.Lock()
-            self._wake = asyncio.Event()
+        self._bind()
         await self._round()
         self.kick()
 
     def close(self) -> None:
         """Stop delivering (the simulator was reset): pending deliveries are dropped."""
         self._closed = True
+        self._pending.clear()
         if self._task is not None and not self._task.done():
             self._task.cancel()

@@ -65,7 +65,7 @@ class Webhooks:
         #: Event DTOs by subscription, then event id, oldest first; with their epoch.
         self._history: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
         self.deliveries = Deliveries(
-            clock, key_for=subscriptions.key, on_result=self._record_result, on_give_up=self._give_up
+            clock, target_for=subscriptions.target, on_result=self._record_result, on_give_up=self._give_up
         )
 
     def record_changed(

@@ -176,7 +176,7 @@ async def webhook_deliveries(request: Request) -> Response:
     """``GET /_sim/webhooks/deliveries``: every notification sent or queued, oldest first.
 
     Query: ``subscription_id``, ``status`` (pending, delivered, failed, abandoned), ``event_type``.
-    Each delivery shows its event, URL, status, attempts, response codes and next attempt time.
+    Each delivery shows its event, URL, status, attempts, response codes, next attempt time and body.
     """
     params = request.query_params
     wanted = {k: params[k] for k in ("subscription_id", "status", "event_type") if k in params}
