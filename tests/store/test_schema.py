@@ -21,6 +21,9 @@ TABLES = {
     "connect_sessions",
     "connections",
     "operations",
+    "record_streams",
+    "records",
+    "sync_states",
 }
 
 
@@ -66,7 +69,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (location / "env.py").is_file()
     assert list((location / "versions").glob("r0001_*.py"))
     assert list((location / "versions").glob("r0002_*.py"))
-    assert head_revision() == "0002"
+    assert list((location / "versions").glob("r0005_*.py"))
+    assert head_revision() == "0005"
 
 
 def test_alembic_commands_work_without_a_shared_connection(tmp_path: Path) -> None:

@@ -23,8 +23,12 @@ from billbridge.store.domain import (
 )
 from billbridge.store.locking import LoginHandle
 from billbridge.store.operations import OperationRepository
+from billbridge.store.record_pages import RecordPage
+from billbridge.store.records import PageCounts, RecordRepository
 from billbridge.store.rotate import rotate_keys
 from billbridge.store.schema import migrate
+from billbridge.store.sync_frequency import Frequency, parse_frequency
+from billbridge.store.sync_state import SyncCheckpoint, SyncResult, SyncState, SyncStateRepository
 
 __all__ = [
     "UNSET",
@@ -38,18 +42,27 @@ __all__ = [
     "ConnectionStatus",
     "Database",
     "EnvironmentName",
+    "Frequency",
     "Key",
     "Keyring",
     "LoginHandle",
     "Operation",
     "OperationRepository",
+    "PageCounts",
+    "RecordPage",
+    "RecordRepository",
     "RotationResult",
     "SessionState",
+    "SyncCheckpoint",
+    "SyncResult",
+    "SyncState",
+    "SyncStateRepository",
     "Unset",
     "create_database",
     "create_engine",
     "generate_key",
     "migrate",
+    "parse_frequency",
     "parse_keys",
     "rotate_keys",
     "utc_now",

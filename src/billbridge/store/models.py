@@ -149,6 +149,77 @@ class OperationRow(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class RecordStreamRow(Base):
+    """One (connection, model) of synced records: its change counter and record count.
+
+    Every page of records written to a stream first locks this row, so on PostgreSQL the changes of
+    one stream commit in the order of their ``seq`` numbers (what makes the records cursor exact).
+    """
+
+    __tablename__ = "record_streams"
+    __table_args__ = (UniqueConstraint("connection_pk", "model"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    connection_pk: Mapped[int] = mapped_column(BigIntId, ForeignKey("connections.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(255))
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_modified_us: Mapped[int | None] = mapped_column(BigInteger)
+    record_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class RecordRow(Base):
+    """One synced record: its payload (JSON text, keys sorted) and Nango's metadata.
+
+    ``seq`` grows with every change inside the stream and ``last_modified_us`` never decreases
+    with it, so (last_modified_us, seq) orders records by last change and is the records cursor.
+    Instants are integer microseconds since the epoch (``sqltypes.to_micros``): millions of rows
+    move through this table, and integers need no conversion on either database.
+    """
+
+    __tablename__ = "records"
+    __table_args__ = (Index(None, "stream_id", "last_modified_us", "seq"),)
+
+    stream_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("record_streams.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    external_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    data_hash: Mapped[str] = mapped_column(String(32))
+    source_modified_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen_us: Mapped[int] = mapped_column(BigInteger)
+    last_modified_us: Mapped[int] = mapped_column(BigInteger)
+    last_action: Mapped[str] = mapped_column(String(8))
+    deleted_us: Mapped[int | None] = mapped_column(BigInteger)
+    seen_run: Mapped[str | None] = mapped_column(String(128))
+
+
+class SyncStateRow(Base):
+    """The state of one sync (name) of one connection: schedule, last run, checkpoint."""
+
+    __tablename__ = "sync_states"
+    __table_args__ = (UniqueConstraint("connection_pk", "name"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    connection_pk: Mapped[int] = mapped_column(BigIntId, ForeignKey("connections.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+    frequency: Mapped[str] = mapped_column(String(64))
+    frequency_seconds: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    sync_type: Mapped[str] = mapped_column(String(16))
+    checkpoint: Mapped[dict[str, Any] | None]
+    latest_result: Mapped[dict[str, Any] | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    next_scheduled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a mapped class (for dialect-specific INSERT ... ON CONFLICT)."""
     table = model.__table__

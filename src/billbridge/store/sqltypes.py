@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect
@@ -34,3 +34,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the Unix epoch (UTC).
+
+    High-volume tables (records) store instants this way: the same on both databases, exact to
+    compare and order, and free of per-value conversion when millions of rows move.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """The aware UTC datetime of :func:`to_micros`."""
+    return _EPOCH + timedelta(microseconds=micros)
