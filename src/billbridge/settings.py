@@ -44,6 +44,25 @@ class Settings(BaseSettings):
     )
     connect_mfa_required: bool = Field(default=False, description="Ask for an MFA-trusted session on link.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest body the API and Connect UI accept (413 above)."
+    )
+    proxy_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest body the proxy forwards (413 above)."
+    )
+    link_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="One deadline for linking an account, BILL calls included."
+    )
+    connect_session_purge_seconds: float = Field(
+        default=600.0, gt=0, description="How often expired connect sessions are deleted."
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_secret_key(value.get_secret_value())
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -59,6 +78,29 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+
+MIN_SECRET_KEY_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 8
+
+
+def check_secret_key(value: str) -> None:
+    """Refuse a guessable API secret key.
+
+    The key is the API's only credential (it also signs webhooks unless a signing key is set),
+    so it must be long and random enough that nobody can guess or brute-force it.
+
+    Raises:
+        ValueError: the key is shorter than 32 characters or repeats a handful of characters.
+    """
+    why = (
+        "it is the only credential of the API and signs webhooks, so a short or repetitive key "
+        "can be guessed; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+    if len(value.strip()) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters of random text: {why}")
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        raise ValueError(f"is too repetitive to be random: {why}")
 
 
 def get_settings(**overrides: object) -> Settings:

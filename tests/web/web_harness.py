@@ -22,7 +22,7 @@ from billbridge.settings import Settings, get_settings
 from billbridge.store.models import ConnectionRow
 from billbridge.web import create_app
 
-SECRET_KEY = "bb-test-secret-key-7f3a9c1e"
+SECRET_KEY = "bb-test-secret-key-7f3a9c1e-5d20b84f6a"
 PUBLIC_URL = "http://bb.test"
 SANDBOX_GATEWAY = "http://sim.test"
 PRODUCTION_GATEWAY = "http://production.test"

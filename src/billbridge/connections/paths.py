@@ -27,7 +27,8 @@ def confine_path(path: str) -> str:
     The path is the part after ``/proxy`` as received (percent-encoding kept). A missing leading
     slash is added and repeated slashes collapse; everything ambiguous is refused rather than
     resolved: dot segments (also percent-encoded, once or several times), encoded slashes,
-    backslashes, control characters, a scheme or host, and a query or fragment inside the path.
+    backslashes, control characters, ``;`` (raw or encoded), a scheme or host, and a query or
+    fragment inside the path.
 
     Returns:
         The normalised path decoded once, e.g. ``/v3/vendors/00901ABC`` (the BILL client
@@ -86,6 +87,10 @@ def _check_segment(segment: str) -> None:
         raise _invalid("The path may not contain encoded slashes or backslashes.")
     if _CONTROL.search(decoded):
         raise _invalid("The path may not contain encoded control characters.")
+    if ";" in decoded:
+        # Servers that read ';' as a parameter separator would see "/v3/login;x=1" as /v3/login,
+        # past the reserved-path check; BILL's paths never contain one.
+        raise _invalid("The path may not contain ';', raw or percent-encoded.")
 
 
 def _invalid(message: str) -> ValidationError:

@@ -26,8 +26,9 @@ _HOP_BY_HOP = frozenset(
 _DROPPED_REQUEST = _HOP_BY_HOP | frozenset(
     {"authorization", "devkey", "sessionid", "apitoken", "cookie", "accept-encoding"}
 )
-# The transport hands over the decoded body, so BILL's encoding and length no longer apply.
-_DROPPED_RESPONSE = _HOP_BY_HOP | frozenset({"content-encoding", "set-cookie"})
+# The transport hands over the decoded body, so BILL's encoding and length no longer apply. Date
+# and Server belong to whoever answers the caller (our HTTP server adds its own Date).
+_DROPPED_RESPONSE = _HOP_BY_HOP | frozenset({"content-encoding", "set-cookie", "date", "server"})
 
 
 def outgoing_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from billbridge.connections import LinkInputError, LinkRefusedError
 from billbridge.errors import (
@@ -34,6 +35,7 @@ from billbridge.errors import (
 log = structlog.get_logger(__name__)
 
 Issue = Mapping[str, Any]
+PAYLOAD_TOO_LARGE = "payload_too_large"
 
 
 class ApiError(Exception):
@@ -52,8 +54,9 @@ class ApiError(Exception):
         super().__init__(message or code)
         self.status = status
         self.code = code
-        self.message = message
         self.errors = list(errors) if errors is not None else None
+        # Nango often leaves validation errors without a message; ours always say what is wrong.
+        self.message = message or summarize(self.errors)
         self.payload = payload
         self.headers = dict(headers or {})
 
@@ -68,6 +71,17 @@ class ApiError(Exception):
             media_type="application/json",
             headers=self.headers,
         )
+
+
+def summarize(errors: Sequence[Issue] | None) -> str | None:
+    """One sentence out of the first few issues (``where: what``), or None without issues."""
+    if not errors:
+        return None
+    parts = []
+    for item in errors[:5]:
+        where = ".".join(str(p) for p in item.get("path", ())) or "request"
+        parts.append(f"{where}: {item.get('message', 'invalid')}")
+    return "; ".join(parts) + "."
 
 
 def issue(path: Sequence[str | int], message: str, code: str = "invalid_string") -> dict[str, Any]:
@@ -162,6 +176,23 @@ def _validation_issues(exc: RequestValidationError) -> tuple[str, list[dict[str,
     return code, issues
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for this path.
+
+    Starlette's 405 names only the methods of the first route whose path matched, while a path
+    such as ``/connections/{id}`` is served by one route per method: each method is tried instead.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
 def install_exception_handlers(app: FastAPI) -> None:
     """Answer every error, ours and the framework's, with the envelope."""
 
@@ -178,14 +209,19 @@ def install_exception_handlers(app: FastAPI) -> None:
         code, issues = _validation_issues(exc)
         return ApiError(400, code, errors=issues).response()
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {404: "not_found", 405: "method_not_allowed", 413: PAYLOAD_TOO_LARGE}
         message = {404: "No such route.", 405: "This route does not accept that method."}.get(
             exc.status_code, str(exc.detail)
         )
         code = codes.get(exc.status_code, "http_error")
-        return ApiError(exc.status_code, code, message, headers=exc.headers).response()
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"This route accepts {', '.join(allowed)}."
+        return ApiError(exc.status_code, code, message, headers=headers).response()
 
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.error("unexpected_error", error_type=type(exc).__name__)

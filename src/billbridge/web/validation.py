@@ -1,7 +1,8 @@
-"""Request checks shared by the routes: JSON gate, JSON bodies, strict query strings, booleans."""
+"""Request checks shared by the routes: JSON gate, JSON bodies, strict query strings, numbers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any, TypeVar
 
@@ -12,6 +13,38 @@ from fastapi import Request
 from billbridge.web.errors import ApiError, issue
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+# str.isdigit() also takes "²", "①" and Arabic-Indic digits, which int() then refuses or reads as
+# another number: only ASCII digits are numbers here.
+_ASCII_NUMBER = re.compile(r"[0-9]{1,18}")
+NUL = "\x00"
+
+
+def is_ascii_number(text: str) -> bool:
+    """Whether ``text`` is a whole number written in ASCII digits (at most 18 of them)."""
+    return _ASCII_NUMBER.fullmatch(text) is not None
+
+
+def nul_path(value: Any, path: tuple[str | int, ...] = ()) -> list[str | int] | None:
+    """Where U+0000 occurs in decoded JSON (a key or a string), or None.
+
+    PostgreSQL cannot store U+0000 in text or JSONB, so it is refused on every database alike.
+    """
+    if isinstance(value, str):
+        return list(path) if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in str(key):
+                return [*path, str(key)]
+            found = nul_path(item, (*path, str(key)))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, (*path, index))
+            if found is not None:
+                return found
+    return None
 
 
 async def json_gate(request: Request) -> None:
@@ -35,9 +68,14 @@ async def read_json(request: Request, *, empty: Any = None) -> Any:
     if not raw.strip():
         return empty
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "invalid_body", "The body is not valid JSON.") from None
+    where = nul_path(data)
+    if where is not None:
+        message = "Text may not contain the NUL character (U+0000); remove it."
+        raise ApiError(400, "invalid_body", message, errors=[issue(where, message, "invalid_string")])
+    return data
 
 
 def parse_body(model: type[M], data: Any) -> M:
@@ -119,3 +157,14 @@ def required(values: dict[str, str], key: str) -> str:
             errors=[issue([key], f"{key} is required.", "invalid_type")],
         )
     return raw
+
+
+def integer(values: dict[str, str], key: str, *, low: int, high: int) -> int | None:
+    """An optional whole-number query value from ``low`` to ``high`` (ASCII digits only)."""
+    raw = values.get(key)
+    if raw is None or raw == "":
+        return None
+    if not is_ascii_number(raw) or not low <= int(raw) <= high:
+        message = f"{key} must be a whole number from {low} to {high}, in ASCII digits."
+        raise ApiError(400, "invalid_query_params", message, errors=[issue([key], message, "invalid_type")])
+    return int(raw)

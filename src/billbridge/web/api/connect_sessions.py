@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
+import pydantic
 from fastapi import APIRouter, Request, Response
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import AnyHttpUrl
 
 from billbridge.connections import session_tags
 from billbridge.runtime import Runtime
@@ -17,52 +18,34 @@ from billbridge.web.deps import (
     RuntimeDep,
 )
 from billbridge.web.errors import ApiError, issue
+from billbridge.web.fields import EndUserIn, OrganizationIn, Strict, Tags, Text255
 from billbridge.web.formatters import end_user_public, zulu
 from billbridge.web.validation import parse_body, read_json, strict_query
 
-Text255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Short = Annotated[str, StringConstraints(max_length=255)]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EndUserIn(_Strict):
-    id: Text255
-    email: EmailStr | None = None
-    display_name: Short | None = None
-    tags: dict[str, str] | None = None
-
-
-class OrganizationIn(_Strict):
-    id: Text255
-    display_name: Short | None = None
-
-
-class IntegrationDefaultsIn(_Strict):
+class IntegrationDefaultsIn(Strict):
     user_scopes: str | None = None
     authorization_params: dict[str, str] | None = None
     connection_config: dict[str, Any] | None = None
 
 
-class OverrideIn(_Strict):
+class OverrideIn(Strict):
     docs_connect: AnyHttpUrl | None = None
 
 
-class _SessionFields(_Strict):
+class _SessionFields(Strict):
     end_user: EndUserIn | None = None
     organization: OrganizationIn | None = None
     integrations_config_defaults: dict[str, IntegrationDefaultsIn] | None = None
     overrides: dict[str, OverrideIn] | None = None
     webhook_url_override: AnyHttpUrl | Literal[""] | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
     # billbridge's extension: ask for an MFA-trusted session (defaults to the server setting).
     mfa_required: bool | None = None
 
 
 class SessionCreate(_SessionFields):
-    allowed_integrations: list[str] | None = None
+    allowed_integrations: list[Text255] | None = None
 
 
 class ReconnectCreate(_SessionFields):
@@ -87,6 +70,15 @@ async def create_session(request: Request, services: RuntimeDep) -> dict[str, An
             "end_user is required (or give top-level tags): send end_user {id, email?, display_name?}.",
             errors=[issue(["end_user"], "Required", "invalid_type")],
         )
+    if body.allowed_integrations == []:
+        # An empty list would allow nothing yet read like "no restriction": say which one is meant.
+        message = (
+            "allowed_integrations is empty, which would allow no integration; "
+            "omit it to allow every integration, or list bill and/or bill-sandbox."
+        )
+        raise ApiError(
+            400, "invalid_body", message, errors=[issue(["allowed_integrations"], message, "too_small")]
+        )
     _check_integrations(services, body.allowed_integrations, body.integrations_config_defaults)
     return await _create(services, body, allowed=body.allowed_integrations, reconnect=None)
 
@@ -106,9 +98,15 @@ async def create_reconnect_session(request: Request, services: RuntimeDep) -> di
             errors=[issue(["connection_id"], "No such connection for this integration.", "invalid_value")],
         )
     if body.end_user is None and conn.end_user:
-        body.end_user = EndUserIn.model_validate(
-            {k: v for k, v in conn.end_user.items() if k in {"id", "email", "display_name", "tags"}}
-        )
+        stored = {k: v for k, v in conn.end_user.items() if k in {"id", "email", "display_name", "tags"}}
+        try:
+            body.end_user = EndUserIn.model_validate(stored)
+        except pydantic.ValidationError:
+            # Stored before today's limits: the caller restates the end user instead of a 500.
+            message = "The connection's stored end user is outside today's limits; send end_user."
+            raise ApiError(
+                400, "invalid_body", message, errors=[issue(["end_user"], message, "invalid_type")]
+            ) from None
     return await _create(
         services,
         body,

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import AnyHttpUrl
 
 from billbridge.errors import ConnectionStateError
 from billbridge.runtime import Runtime
 from billbridge.store import UNSET, Connection
 from billbridge.web.deps import SECRET_KEY_GUARDS, RuntimeDep
 from billbridge.web.errors import ApiError
+from billbridge.web.fields import EndUserWithOrganizationIn, Strict, Tags, Text255
 from billbridge.web.formatters import (
     connection_list_item,
     connection_public,
     connection_without_credentials,
     timestamp,
 )
-from billbridge.web.validation import boolean, parse_body, read_json, required, strict_query
+from billbridge.web.validation import boolean, integer, parse_body, read_json, required, strict_query
 
 router = APIRouter(tags=["connections"], dependencies=SECRET_KEY_GUARDS)
 
@@ -35,33 +36,15 @@ _LIST_QUERY = {
     "limit",
     "page",
 }
-Text255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OrganizationIn(_Strict):
-    id: Text255
-    display_name: str | None = None
-
-
-class EndUserIn(_Strict):
-    id: Text255
-    email: EmailStr | None = None
-    display_name: str | None = None
-    tags: dict[str, str] | None = None
-    organization: OrganizationIn | None = None
-
-
-class ConnectionPatch(_Strict):
-    end_user: EndUserIn | None = None
-    tags: dict[str, str] | None = None
+class ConnectionPatch(Strict):
+    end_user: EndUserWithOrganizationIn | None = None
+    tags: Tags | None = None
     webhook_url_override: AnyHttpUrl | None = None
 
 
-class MetadataBody(_Strict):
+class MetadataBody(Strict):
     connection_id: Text255 | list[Text255]
     provider_config_key: Text255
     metadata: dict[str, Any]
@@ -91,8 +74,8 @@ def _unknown(connection_id: str) -> ApiError:
 async def list_connections(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Connections matching Nango's filters, newest first, without credentials."""
     q = strict_query(request, _LIST_QUERY, prefixes=("tags[",))
-    limit = _integer(q, "limit", low=1, high=2000)
-    page = _integer(q, "page", low=0, high=10**9) or 0
+    limit = integer(q, "limit", low=1, high=2000)
+    page = integer(q, "page", low=0, high=10**9) or 0
     tags = {
         key[5:-1].lower(): value for key, value in q.items() if key.startswith("tags[") and key.endswith("]")
     }
@@ -108,15 +91,6 @@ async def list_connections(request: Request, services: RuntimeDep) -> dict[str, 
         offset=page * (limit or 10000),
     )
     return {"connections": [connection_list_item(conn) for conn in found]}
-
-
-def _integer(q: dict[str, str], key: str, *, low: int, high: int) -> int | None:
-    raw = q.get(key)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_query_params", f"{key} must be a whole number from {low} to {high}.")
-    return int(raw)
 
 
 @router.post("/connections/metadata", status_code=201)

@@ -17,6 +17,8 @@ from billbridge.errors import BillbridgeError, NotFoundError
 from billbridge.runtime import Runtime
 from billbridge.web.errors import ApiError, error_body, issue, response_for
 from billbridge.web.keys import bearer, check_secret_key
+from billbridge.web.request_guard import BodyTooLargeError
+from billbridge.web.validation import is_ascii_number
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +38,11 @@ _CONTROLS = frozenset(
         b"retry-on",
     }
 )
-_RETRY_ON = re.compile(r"^\d{3}(,\d{3})*$")
+# BILL's v3 API uses these five (developer.bill.com/docs/why-upgrade-v3); TRACE would echo the
+# injected devKey and sessionId, and nothing documents HEAD or OPTIONS.
+ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_ALLOW = ", ".join(sorted(ALLOWED_METHODS))
+_RETRY_ON = re.compile(r"^[0-9]{3}(,[0-9]{3})*$")
 _BOOLEAN = {"true", "false"}
 
 
@@ -63,7 +69,11 @@ def read_headers(raw_headers: list[tuple[bytes, bytes]]) -> ProxyCall:
     for raw_name, raw_value in raw_headers:
         lowered = raw_name.lower()
         if lowered.startswith(_FORWARD):
-            call.forward[lowered[len(_FORWARD) :].decode("latin-1")] = raw_value.decode("latin-1")
+            forwarded = lowered[len(_FORWARD) :].decode("latin-1")
+            if not forwarded:
+                problems.append(issue(["Nango-Proxy-"], "Nango-Proxy- must be followed by a header name."))
+            else:
+                call.forward[forwarded] = raw_value.decode("latin-1")
             continue
         if lowered not in _CONTROLS:
             continue
@@ -78,8 +88,8 @@ def read_headers(raw_headers: list[tuple[bytes, bytes]]) -> ProxyCall:
         elif name == "content-type":
             call.forward.setdefault("content-type", value)
         elif name == "retries":
-            if not value.strip().isdigit():
-                problems.append(issue(["retries"], "Retries must be a whole number."))
+            if not is_ascii_number(value.strip()):
+                problems.append(issue(["retries"], "Retries must be a whole number in ASCII digits."))
             else:
                 call.retries = int(value)
         elif name == "base-url-override":
@@ -149,6 +159,8 @@ class ProxyEndpoint:
             await _proxy(services, scope, receive, send)
         except (ApiError, BillbridgeError) as exc:
             await _reply_error(send, exc)
+        except BodyTooLargeError as exc:
+            await _reply_error(send, exc.as_api_error())
         except Exception as exc:
             log.error("proxy_failed", error_type=type(exc).__name__)
             failure = ApiError(500, "server_error", "The proxy failed unexpectedly; it has been logged.")
@@ -156,6 +168,13 @@ class ProxyEndpoint:
 
 
 async def _proxy(services: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] not in ALLOWED_METHODS:
+        raise ApiError(
+            405,
+            "method_not_allowed",
+            f"The proxy forwards {_ALLOW} only, the methods of BILL's API.",
+            headers={"Allow": _ALLOW},
+        )
     call = read_headers(scope["headers"])
     await check_secret_key(services.secret_keys, bearer(call.authorization))
     if call.provider_config_key not in services.integrations:

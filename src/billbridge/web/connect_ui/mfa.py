@@ -97,10 +97,9 @@ async def validate(body: MfaCheck, caller: ConnectTokenDep, services: RuntimeDep
         ``{"trusted": true, "remembered": bool}``.
     """
     code = re.sub(r"\s+", "", body.code)
-    if not re.fullmatch(r"\d{4,8}", code):
-        raise ApiError(
-            400, "invalid_body", errors=[issue(["code"], "Enter the digits of the code BILL sent.")]
-        )
+    if not re.fullmatch(r"[0-9]{4,8}", code):  # ASCII only: \d would take Arabic-Indic digits
+        message = "Enter the digits of the code BILL sent."
+        raise ApiError(400, "invalid_body", message, errors=[issue(["code"], message)])
     conn = await _target(services, caller, body)
     client = services.clients.for_integration(conn.provider_config_key)
     device = device_name(conn)
