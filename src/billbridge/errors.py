@@ -25,7 +25,8 @@
         └── BillServerError              BDC_1001/1002 or 5xx: BILL failed; safe to retry reads
 
 Every class carries ``code``, ``http_status`` and ``message``; none ever holds a secret, and
-``repr`` shows only those fields.
+``repr`` shows only those fields. ``http_status`` is BILL's HTTP status when BILL answered (None
+otherwise); the status billbridge answers with is decided by the web layer's reply table.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ValidationError(BillbridgeError):
     default_code = "invalid_body"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
-        super().__init__(message, code=code, http_status=400)
+        super().__init__(message, code=code)
         self.field = field
 
 

@@ -11,7 +11,7 @@ PUBLIC = {
     "CODES", "CodeInfo", "Customer", "Environment", "FAMILIES", "Filter", "HttpxTransport",
     "Invoice", "LOGINS_PER_HOUR", "Limits", "LoginResult", "MAX_IN_FLIGHT", "OPERATORS",
     "ObjectFamily", "PRODUCTION", "Page", "REQUESTS_PER_HOUR", "RawResponse", "RetryPolicy",
-    "Role", "SANDBOX", "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info",
+    "Role", "SANDBOX", "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "needs_relink",
     "environment", "family", "family_of_id", "format_datetime", "is_replay_safe", "model_for",
     "parse_error",
 }  # fmt: skip

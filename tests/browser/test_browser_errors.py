@@ -7,6 +7,7 @@ import re
 import sqlite3
 import uuid
 
+import httpx
 import pytest
 from browser_harness import SANDBOX, ConnectPage, Stack
 from playwright.sync_api import expect
@@ -134,3 +135,26 @@ def test_opening_an_expired_link_shows_the_expiry_page(connect: ConnectPage, sta
     connect.open(token)
     expect(connect.page.get_by_role("heading", name="This link can no longer be used")).to_be_visible()
     expect(connect.page.locator("#step-credentials")).to_be_hidden()
+
+
+def test_a_failing_bill_shows_billbridges_own_words_and_keeps_the_input(
+    connect: ConnectPage, stack: Stack
+) -> None:
+    user = _open(connect, stack)
+    faults = f"{stack.simulator.url}/_sim/faults"
+    # More failed logins than the client's own retries: BILL stays down for this link.
+    httpx.post(faults, json={"fail_logins": 20}).raise_for_status()
+    try:
+        connect.fill(stack.credentials)
+        connect.submit()
+
+        # The Connect UI holds no copy of BILL's codes: the message is the API's, word for word.
+        expect(connect.page.locator("#form-error")).to_have_text(
+            "BILL's sandbox could not be reached or did not answer properly. Nothing was saved; "
+            "try again in a minute.",
+            timeout=60_000,  # the client's own retries with backoff come first
+        )
+        expect(connect.field("password")).to_have_value(stack.credentials["password"])
+        assert stack.connections(user) == []
+    finally:
+        httpx.post(faults, json={"fail_logins": 0}).raise_for_status()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from billbridge.bill.answers import parse_error
 from billbridge.bill.auth import ApiTokenAuth, Auth, LoginResult, SessionAuth
 from billbridge.bill.client import BillClient
-from billbridge.bill.codes import CODES, CodeInfo, code_info
+from billbridge.bill.codes import CODES, CodeInfo, code_info, needs_relink
 from billbridge.bill.environments import PRODUCTION, SANDBOX, Environment, environment
 from billbridge.bill.limits import LOGINS_PER_HOUR, MAX_IN_FLIGHT, REQUESTS_PER_HOUR, Limits
 from billbridge.bill.models import (
@@ -75,5 +75,6 @@ __all__ = [
     "format_datetime",
     "is_replay_safe",
     "model_for",
+    "needs_relink",
     "parse_error",
 ]

@@ -15,15 +15,10 @@ from typing import Any, Final
 
 import orjson
 
-from billbridge.bill.codes import RATE_LIMITED, code_info
+from billbridge.bill.codes import RATE_LIMITED, CodeInfo, code_info
 from billbridge.bill.limits import next_hour
 from billbridge.bill.transport import RawResponse
-from billbridge.errors import (
-    BillAPIError,
-    InvalidCredentialsError,
-    InvalidDevKeyError,
-    RateLimitError,
-)
+from billbridge.errors import BillAPIError, RateLimitError
 
 EXCERPT_CHARS: Final = 200
 
@@ -68,20 +63,15 @@ def error_code(raw: RawResponse) -> str | None:
     return first_code(error_entries(raw.body))
 
 
-def _describe(cls: type[BillAPIError], bill_message: str, *, environment: str | None, count: int) -> str:
-    where = f"the {environment} environment" if environment else "this BILL environment"
-    if cls is InvalidCredentialsError:
-        text = (
-            f"BILL did not accept the username or password in {where} "
-            "(credentials of the other BILL environment are refused the same way)"
-        )
-    elif cls is InvalidDevKeyError:
-        text = (
-            f"BILL did not accept the developer key in {where} "
-            "(a developer key of the other BILL environment is refused the same way)"
-        )
-    else:
+def _describe(info: CodeInfo, bill_message: str, *, environment: str | None, count: int) -> str:
+    if info.refused is None:
         return bill_message + (f" (and {count - 1} more errors)" if count > 1 else "")
+    where = f"the {environment} environment" if environment else "this BILL environment"
+    # BILL answers a credential of the other environment exactly like a wrong one.
+    text = (
+        f"BILL did not accept {info.refused} in {where} "
+        f"({info.refused} of the other BILL environment would be refused the same way)"
+    )
     return f"{text}: {bill_message}" if bill_message else text
 
 
@@ -122,7 +112,7 @@ def build_error(
         info.meaning,
     )
     # Only BILL's own words can echo a secret; the text around them is ours.
-    message = _describe(info.error, scrub(bill_message, secrets), environment=environment, count=len(entries))
+    message = _describe(info, scrub(bill_message, secrets), environment=environment, count=len(entries))
     kwargs: dict[str, Any] = {
         "code": code or f"http_{raw.status}",
         "http_status": raw.status,

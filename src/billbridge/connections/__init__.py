@@ -61,6 +61,7 @@ __all__ = [
 
 # Linking and auth webhooks.
 from billbridge.connections.link_errors import (
+    UNREACHABLE,
     FieldProblem,
     LinkInputError,
     LinkRefusedError,
@@ -83,6 +84,7 @@ from billbridge.connections.webhooks import (
 )
 
 __all__ += [
+    "UNREACHABLE",
     "FieldProblem",
     "LinkForm",
     "LinkInputError",

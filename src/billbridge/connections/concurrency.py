@@ -114,7 +114,6 @@ class InFlightLeases:
                     f"All {self._slots} of this organization's BILL request slots stayed busy for "
                     f"{self._wait:g} s (other billbridge processes hold them); try again shortly.",
                     code="BDC_1322",
-                    http_status=429,
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_POLL)

@@ -56,7 +56,6 @@ def check_session_allows(session: ConnectSession, provider_config_key: str, *, n
         raise NotFoundError(
             "The connect session has expired; ask the application for a new link.",
             code="unknown_connect_session_token",
-            http_status=401,
         )
     allowed = session.allowed_integrations
     if allowed and provider_config_key not in allowed:

@@ -5,13 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import timedelta
 
-from billbridge.errors import (
-    AccountLockedError,
-    BillAPIError,
-    InvalidCredentialsError,
-    InvalidDevKeyError,
-    RateLimitError,
-)
+from billbridge.bill import needs_relink
+from billbridge.errors import AccountLockedError, BillAPIError, RateLimitError
 
 # BILL ends a session after 35 idle minutes; any call resets the timer (bill-api.md §2).
 IDLE_TIMEOUT = timedelta(minutes=35)
@@ -29,9 +24,6 @@ LOGIN_DEADLINE_SECONDS = 45.0
 COOLDOWN_BASE = timedelta(seconds=30)
 COOLDOWN_CAP = timedelta(minutes=15)
 
-# Codes that only a new link can fix: retrying them spends the developer key's 200 logins/hour.
-_REJECTING_CODES = frozenset({"BDC_1101", "BDC_1102", "BDC_1103", "BDC_1123"})
-
 
 class LoginOutcome(enum.Enum):
     """How a failed login affects the connection."""
@@ -43,11 +35,9 @@ class LoginOutcome(enum.Enum):
 
 def classify_login_error(exc: Exception) -> LoginOutcome:
     """Sort an exception raised by a login into what the keeper does next."""
-    if isinstance(exc, InvalidCredentialsError | InvalidDevKeyError):
-        return LoginOutcome.REJECTED
     if isinstance(exc, RateLimitError):
         return LoginOutcome.BUDGET
-    if isinstance(exc, BillAPIError) and exc.code in _REJECTING_CODES:
+    if isinstance(exc, BillAPIError) and needs_relink(exc.code):
         return LoginOutcome.REJECTED
     return LoginOutcome.TRANSIENT
 

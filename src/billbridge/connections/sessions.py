@@ -240,7 +240,6 @@ class SessionKeeper:
                 "The developer key's hourly login budget is spent; BILL accepts logins again at "
                 f"{entry.blocked_until.isoformat()}.",
                 reset_at=entry.blocked_until,
-                http_status=429,
             )
         if not explicit and entry.cooldown_until is not None and now < entry.cooldown_until:
             wait = (entry.cooldown_until - now).total_seconds()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import orjson
 import structlog
@@ -15,11 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from billbridge.connections import LinkInputError, LinkRefusedError
+from billbridge.connections import UNREACHABLE, LinkInputError, LinkRefusedError
 from billbridge.errors import (
     BillAPIError,
     BillbridgeError,
-    BillServerError,
     BillTransportError,
     ConcurrencyLimitError,
     ConfigurationError,
@@ -113,46 +113,57 @@ def retry_after(reset_at: datetime) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+# The status billbridge answers with, by error class; the most specific class of an error wins.
+REPLY_STATUS: Final[Mapping[type[BillbridgeError], int]] = MappingProxyType(
+    {
+        ValidationError: 400,
+        LinkRefusedError: 400,
+        NotFoundError: 404,
+        ConnectionStateError: 424,  # the connection must be re-linked, or wait for its cooldown
+        UntrustedSessionError: 403,
+        RateLimitError: 429,
+        ConcurrencyLimitError: 503,
+        BillTransportError: 502,
+        BillAPIError: 502,  # BILL refused what billbridge sent: a gateway error, not the caller's
+        StoreError: 500,
+        ConfigurationError: 500,
+        BillbridgeError: 500,
+    }
+)
+# Codes whose answer differs from their class's.
+CODE_STATUS: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        UNREACHABLE: 502,  # Nango's bill_tokens_fetch_error: BILL failed during a link
+        "unknown_connect_session_token": 401,
+    }
+)
+
+
+def reply_status(exc: BillbridgeError) -> int:
+    """The HTTP status of billbridge's answer to ``exc`` (never BILL's own status)."""
+    by_code = CODE_STATUS.get(exc.code)
+    if by_code is not None:
+        return by_code
+    return next(REPLY_STATUS[cls] for cls in type(exc).__mro__ if cls in REPLY_STATUS)
+
+
 def describe(exc: BillbridgeError) -> tuple[int, str, str, list[dict[str, Any]] | None, dict[str, str]]:
     """(status, code, message, errors, headers) for one of billbridge's own errors."""
     headers: dict[str, str] = {}
     errors: list[dict[str, Any]] | None = None
-    status = 500
     if isinstance(exc, LinkInputError):
         errors = [issue([p.field], p.message, p.code) for p in exc.problems]
-        status = 400
-    elif isinstance(exc, LinkRefusedError):
-        status = exc.http_status or 400
-        if exc.field:
-            errors = [issue([exc.field], exc.message, exc.bill_code or exc.code)]
-    elif isinstance(exc, ValidationError):
-        status = 400
-        if exc.field:
-            errors = [issue([exc.field], exc.message)]
-    elif isinstance(exc, NotFoundError):
-        status = exc.http_status or 404
-    elif isinstance(exc, RateLimitError):
-        status = 429
+    elif isinstance(exc, LinkRefusedError) and exc.field:
+        errors = [issue([exc.field], exc.message, exc.bill_code or exc.code)]
+    elif isinstance(exc, ValidationError) and exc.field:
+        errors = [issue([exc.field], exc.message)]
+    if isinstance(exc, RateLimitError):
         headers["Retry-After"] = retry_after(exc.reset_at)
     elif isinstance(exc, LoginCooldownError):
-        status = 424
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    elif isinstance(exc, ConnectionStateError):
-        status = 424
     elif isinstance(exc, ConcurrencyLimitError):
-        status = 503
         headers["Retry-After"] = "1"
-    elif isinstance(exc, BillTransportError | BillServerError):
-        status = 502
-    elif isinstance(exc, UntrustedSessionError):
-        status = 403
-    elif isinstance(exc, BillAPIError):
-        status = 502
-    elif isinstance(exc, StoreError | ConfigurationError):
-        status = 500
-    elif exc.http_status:
-        status = exc.http_status
-    return status, exc.code, exc.message, errors, headers
+    return reply_status(exc), exc.code, exc.message, errors, headers
 
 
 def response_for(exc: BillbridgeError) -> Response:

@@ -103,7 +103,7 @@ async function submitCredentials(event) {
     onLinked(answer.body);
     return;
   }
-  const failure = describeFailure(answer.status, answer.body, state.integration.environment);
+  const failure = describeFailure(answer.status, answer.body);
   post("error", { errorType: failure.errorType, errorMessage: failure.errorMessage });
   if (failure.fatal) {
     $("password").value = "";
@@ -150,7 +150,7 @@ async function loadContext(token) {
     applyContext(answer.body);
     return;
   }
-  const failure = describeFailure(answer.status, answer.body, "sandbox");
+  const failure = describeFailure(answer.status, answer.body);
   post("error", { errorType: failure.errorType, errorMessage: failure.errorMessage });
   showFatal(failure.form);
 }

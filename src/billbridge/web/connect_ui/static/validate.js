@@ -1,4 +1,4 @@
-// Field checks before anything is sent, and BILL's refusals mapped to the field they concern.
+// Field checks before anything is sent, and failed answers turned into what the page shows.
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s.]+$/;
 const ORG_ID = /^008[A-Za-z0-9]{17}$/;
@@ -49,15 +49,6 @@ const FATAL_CODES = new Set([
   "too_many_attempts",
 ]);
 
-function billCode(error) {
-  const candidates = [error.bill_code, error.code, ...(error.errors || []).map((e) => e && e.code)];
-  for (const c of candidates) {
-    if (typeof c === "string" && /^BDC_\d+$/.test(c)) return c;
-  }
-  const match = /BDC_\d{4}/.exec(error.message || "");
-  return match ? match[0] : null;
-}
-
 function pathField(item) {
   const path = Array.isArray(item.path) ? item.path : [item.path];
   for (let i = path.length - 1; i >= 0; i -= 1) {
@@ -67,13 +58,12 @@ function pathField(item) {
 }
 
 /**
- * Turns a failed answer of the linking endpoint into what the page shows.
+ * Turns a failed answer of the linking endpoint into what the page shows. The words of BILL's
+ * refusals come from billbridge (its table of BILL's codes), with the field they concern.
  * Returns {fatal, fields: {name: message}, form: message|null, clearPassword, errorType, errorMessage}.
  */
-export function describeFailure(status, body, environment) {
+export function describeFailure(status, body) {
   const error = (body && typeof body === "object" && body.error) || {};
-  const env = environment === "production" ? "production" : "sandbox";
-  const other = env === "production" ? "sandbox" : "production";
   const result = { fatal: false, fields: {}, form: null, clearPassword: false };
   result.errorType = typeof error.code === "string" ? error.code : status ? `http_${status}` : "network_error";
 
@@ -85,51 +75,25 @@ export function describeFailure(status, body, environment) {
   } else if (status === 0) {
     result.form = "billbridge could not be reached. Check your connection; what you typed is kept.";
   } else {
-    const fieldErrors = (error.errors || []).filter((e) => e && pathField(e));
-    for (const item of fieldErrors) {
-      const name = pathField(item);
-      if (!result.fields[name]) result.fields[name] = item.message || "Check this value.";
+    for (const item of error.errors || []) {
+      const name = item && pathField(item);
+      if (name && !result.fields[name]) result.fields[name] = item.message || "Check this value.";
     }
-    const code = billCode(error);
-    if (!fieldErrors.length) describeBillRefusal(result, code, error, env, other, status);
+    if (!Object.keys(result.fields).length) {
+      result.form = error.message || "The account could not be linked. Try again in a moment.";
+    }
     // A refused password is cleared so the next try starts from an empty field, never a stale one.
-    result.clearPassword = code === "BDC_1101";
+    result.clearPassword = Boolean(result.fields.password);
   }
   result.errorMessage = result.form || Object.values(result.fields)[0] || "The account could not be linked.";
   return result;
-}
-
-function describeBillRefusal(result, code, error, env, other, status) {
-  const orgProblem = /organi[sz]ation/i.test(error.message || "") && /not found|invalid|unknown/i.test(error.message || "");
-  if (code === "BDC_1101") {
-    result.fields.password =
-      `BILL did not accept this email and password for ${env}. Check the password, and check that this ` +
-      `is your ${env} sign-in (${other} sign-ins do not work here).`;
-  } else if (code === "BDC_1102" || code === "BDC_1103") {
-    result.fields.dev_key =
-      `This developer key is not valid for BILL ${env}. A key works only in the environment it was ` +
-      "made for; check that you copied all of it.";
-  } else if (code === "BDC_1123" || orgProblem) {
-    result.fields.organization_id =
-      `BILL found no organization with this ID for this user in ${env}. Check the ID in BILL's ` +
-      "developer program email; it begins with 008.";
-  } else if (["BDC_1107", "BDC_1110", "BDC_1111"].includes(code)) {
-    result.form =
-      "BILL has locked this sign-in. Sign in to BILL in your browser to unlock it, then try again here.";
-  } else if (code === "BDC_1144" || status === 429) {
-    result.form = "BILL's hourly limit for this developer key is reached. Try again after the top of the hour.";
-  } else if (status >= 500) {
-    result.form = "BILL could not be reached just now. What you typed is kept; try again in a moment.";
-  } else {
-    result.form = error.message || "BILL did not accept these details. Check them and try again.";
-  }
 }
 
 /** Turns a failed answer of the MFA endpoints into {fatal, field, form} (one message each). */
 export function describeMfaFailure(status, body) {
   const error = (body && typeof body === "object" && body.error) || {};
   if (status === 401 || FATAL_CODES.has(error.code)) {
-    return { fatal: true, form: describeFailure(status, body, "sandbox").form };
+    return { fatal: true, form: describeFailure(status, body).form };
   }
   if (status === 0) return { form: "billbridge could not be reached. Check your connection and try again." };
   const onCode = (error.errors || []).find((e) => e && Array.isArray(e.path) && e.path.includes("code"));
