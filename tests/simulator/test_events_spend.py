@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
+from billbridge.simulator.families import SPEND_CATALOG
 from support.webhook_receiver import bill_signature, webhook_receiver
 
 from .support import Demo, error_code
@@ -90,3 +93,22 @@ async def test_spend_changes_are_delivered(demo: Demo, token: dict[str, str]) ->
     payload = received.body.decode()
     assert '"eventType":"spend.transaction.updated"' in payload
     assert '"merchantName":"Hooked Cafe"' in payload
+
+
+async def test_reimbursements_raise_created_and_deleted(
+    demo: Demo, token: dict[str, str], sim_app: Starlette
+) -> None:
+    user_id = (await demo.http.get("/connect/v3/spend/users", headers=token)).json()["results"][0]["id"]
+    async with webhook_receiver() as receiver:
+        events = ("spend.reimbursement.created", "spend.reimbursement.deleted")
+        await create(demo.http, token, body(receiver.url, *events))
+        made = await demo.http.post(
+            "/connect/v3/spend/reimbursements", headers=token, json={"userId": user_id, "amount": 12.5}
+        )
+        assert made.status_code == 200, made.text
+        state = sim_app.state.sim
+        org = state.world.organization(demo.org_id)
+        state.data.family(org, SPEND_CATALOG["reimbursements"], space="spend").delete(made.json()["id"])
+        got = [json.loads(r.body) for r in await receiver.wait_for(2)]
+    assert [p["metadata"]["eventType"] for p in got] == list(events)
+    assert [p["reimbursement"]["id"] for p in got] == [made.json()["id"]] * 2

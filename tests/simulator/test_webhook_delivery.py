@@ -305,3 +305,18 @@ async def test_retries_go_to_the_current_url_and_stop_when_disabled(frozen: Demo
         found = (await http.post("/_sim/webhooks/flush")).json()["deliveries"]
     assert [d["status"] for d in found] == ["delivered", "abandoned"]
     assert found[1]["attempts"] == 1
+
+
+async def test_events_no_record_change_raises_can_be_raised_by_hand(frozen: Demo) -> None:
+    http = frozen.http
+    async with webhook_receiver() as receiver:
+        sub = await subscribe(frozen, receiver.url, ["payment.failed"])
+        raised = await http.post(
+            "/_sim/webhooks/events", json={"event": "payment.failed", "object": {"id": "stp01", "amount": 5}}
+        )
+        [received] = await receiver.wait_for(1)
+    payload = verified(received, sub["securityKey"])
+    assert payload["payment"] == {"id": "stp01", "amount": 5}
+    assert [e["id"] for e in raised.json()["events"]] == [payload["metadata"]["eventId"]]
+    unknown = await http.post("/_sim/webhooks/events", json={"event": "payment.exploded"})
+    assert unknown.status_code == 400

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from billbridge.simulator.config import SimConfig
 from billbridge.simulator.errors import SimError, error_body
-from billbridge.simulator.routes import control
+from billbridge.simulator.routes import control, webhook_control
 from billbridge.simulator.routes.api import api_endpoint
 from billbridge.simulator.routes.connect_events import events_endpoint
 from billbridge.simulator.state import SimState
@@ -43,6 +43,7 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         Route("/connect/v3/{path:path}", api_endpoint, methods=_METHODS),
         Route("/connect-events/v3/{path:path}", events_endpoint, methods=_METHODS),
         *control.ROUTES,
+        *webhook_control.ROUTES,
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _not_supported})
     app.state.sim = SimState(config or SimConfig())

@@ -172,33 +172,6 @@ def _mutate(state: SimState, store: FamilyStore, body: dict[str, Any]) -> list[d
     raise SimError("BDC_1129", "action must be add, change, archive or restore")
 
 
-async def webhook_deliveries(request: Request) -> Response:
-    """``GET /_sim/webhooks/deliveries``: every notification sent or queued, oldest first.
-
-    Query: ``subscription_id``, ``status`` (pending, delivered, failed, abandoned), ``event_type``.
-    Each delivery shows its event, URL, status, attempts, response codes, next attempt time and body.
-    """
-    params = request.query_params
-    wanted = {k: params[k] for k in ("subscription_id", "status", "event_type") if k in params}
-    found = [
-        d.to_json()
-        for d in _state(request).webhooks.deliveries.all()
-        if wanted.get("subscription_id", d.subscription_id) == d.subscription_id
-        and wanted.get("status", d.status) == d.status
-        and wanted.get("event_type", d.event_type) == d.event_type
-    ]
-    return json_response({"deliveries": found})
-
-
-async def flush_webhooks(request: Request) -> Response:
-    """``POST /_sim/webhooks/flush``: attempt every due notification now and wait for the answers.
-
-    Retries fall due on the simulated clock (2, 4, 8, 16 s): advance it first to flush them.
-    """
-    await _state(request).webhooks.deliveries.flush()
-    return await webhook_deliveries(request)
-
-
 ROUTES = [
     Route("/_sim/world", world, methods=["GET"]),
     Route("/_sim/stats", stats, methods=["GET"]),
@@ -210,6 +183,4 @@ ROUTES = [
     Route("/_sim/reset", reset, methods=["POST"]),
     Route("/_sim/users", users, methods=["POST"]),
     Route("/_sim/objects", objects, methods=["GET", "POST"]),
-    Route("/_sim/webhooks/deliveries", webhook_deliveries, methods=["GET"]),
-    Route("/_sim/webhooks/flush", flush_webhooks, methods=["POST"]),
 ]
