@@ -37,8 +37,12 @@ async def get(sim_http: httpx.AsyncClient, sim_world: dict[str, Any]) -> Get:
     demo = await sign_in(sim_http, sim_world)
     spend = {"apiToken": sim_world["api_tokens"][0]["token"]}
 
+    budgets = (await sim_http.get("/connect/v3/spend/budgets", headers=spend)).json()["results"]
+
     async def call(space: str, path: str, **params: Any) -> httpx.Response:
         if space == "spend":
+            # A budget's members are listed under one budget.
+            path = path.replace("budgets/", f"budgets/{budgets[0]['id']}/")
             return await sim_http.get(f"/connect/v3/spend/{path}", headers=spend, params=params)
         return await demo.get(f"/{path}", **params)
 

@@ -61,6 +61,19 @@ class DataStore:
                     gc.enable()
         return store
 
+    def attached(
+        self, org: SimOrganization, spec: FamilySpec, owner: str, seed: Callable[[GenContext], list[Record]]
+    ) -> FamilyStore:
+        """A store of records that belong to one other record (a budget's members), built from
+        ``seed`` on first use."""
+        key = (org.id, f"spend/{owner}", spec.path)
+        store = self._stores.get(key)
+        if store is None:
+            ctx = self.context(org)
+            store = FamilyStore(spec, ctx, seed(ctx), refs=OrgRefs(self, org, "spend"))
+            self._stores[key] = store
+        return store
+
     @staticmethod
     def _world_user(ctx: GenContext, org: SimOrganization, serial: int, template: Record) -> Record:
         user = org.users[serial]

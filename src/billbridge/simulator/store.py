@@ -169,6 +169,16 @@ class FamilyStore:
         self._changed("created", record)
         return record
 
+    def insert_as(self, record_id: str, record: Record) -> Record:
+        """Store ``record`` under an ID another family gave it (a budget member is its user)."""
+        if record_id in self.records:
+            raise SimError("BDC_1129", f"{record_id} exists already")
+        record = {"id": record_id, **{k: v for k, v in record.items() if k != "id"}}
+        self._store(record)
+        self.version += 1
+        self._changed("created", record)
+        return record
+
     def update(self, record_id: str, body: Record, *, now: str, replace: bool = False) -> Record:
         """PATCH (merge) or PUT (required fields present) ``body`` into a record."""
         current = self.get(record_id)

@@ -226,6 +226,11 @@ SPEND_LISTS: Mapping[str, ListFields] = {
         {"amount": "num", "merchantName": "str", "occurredTime": "datetime"},
         filters_source=DOCS, sorts_source=DOCS,
     ),
+    # bill-api: a budget's members filter on ``retired``; the rest of this row is guessed.
+    "budgets/members": fields(
+        {"retired": ("bool", EQ_NE)}, {"firstName": "str", "lastName": "str"},
+        filters_source=GUESSED, sorts_source=GUESSED,
+    ),
     "reimbursements": fields(
         {"id": ("str", SET), "userId": ("str", SET), "status": ("str", SET), **TIMES},
         {"amount": "num", "occurredTime": "datetime"},

@@ -9,6 +9,7 @@ from billbridge.simulator.errors import SimError
 from billbridge.simulator.families import SPEND_CATALOG, FamilySpec
 from billbridge.simulator.gateway import apply_faults, json_response, raw_response, read_json
 from billbridge.simulator.listing import list_page
+from billbridge.simulator.routes import budget_members
 from billbridge.simulator.state import SimState
 from billbridge.simulator.store import FamilyStore
 from billbridge.simulator.world import SimOrganization
@@ -25,33 +26,43 @@ def _organization(state: SimState, request: Request) -> tuple[SimOrganization, s
     return org, found.token
 
 
+def _list(store: FamilyStore, request: Request) -> Response:
+    params = request.query_params
+    return raw_response(
+        list_page(
+            store,
+            filters=params.get("filters"),
+            sort=params.get("sort"),
+            max_raw=params.get("max"),
+            page=params.get("page"),
+        )
+    )
+
+
 async def handle(state: SimState, request: Request, path: str) -> Response:
     """Serve one S&E call (``path`` is below ``/v3/spend/``)."""
     method = request.method
     segments = path.split("/")
     spec = SPEND_CATALOG.get(segments[0])
     rest = segments[1:]
-    if spec is None or len(rest) > 1 or any(not s for s in rest):
+    members = spec is SPEND_CATALOG["budgets"] and len(rest) >= 2 and rest[1] == "members"
+    if spec is None or (len(rest) > 1 and not members) or len(rest) > 3 or any(not s for s in rest):
         raise SimError("BDC_1121")
     org, token = _organization(state, request)
     state.limits.count_spend(token, state.now())
     await apply_faults(state)
     store = state.data.family(org, spec, space="spend")
+    if members:
+        return await budget_members.handle(state, org, request, store, rest[0], rest[2:])
     if not rest:
         if method == "GET":
-            params = request.query_params
-            return raw_response(
-                list_page(
-                    store,
-                    filters=params.get("filters"),
-                    sort=params.get("sort"),
-                    max_raw=params.get("max"),
-                    page=params.get("page"),
-                )
-            )
+            return _list(store, request)
         if method == "POST" and spec.creatable:
             body = await read_json(request)
-            return json_response(store.create(body, now=state.timestamp()))
+            created = store.create(body, now=state.timestamp())
+            if spec.path == "budgets":
+                budget_members.add_from_budget(state, org, created["id"], body)
+            return json_response(created)
         raise SimError("BDC_1121")
     return await _one(state, request, spec, store, rest[0])
 
@@ -64,11 +75,15 @@ async def _one(
     if method == "GET":
         store.get(record_id)
         return raw_response(store.encoded[record_id])
-    if method == "PATCH" and spec.creatable:
+    if method == "PATCH" and (spec.creatable or spec.path == "transactions"):
         body = await read_json(request)
         return json_response(store.update(record_id, body, now=state.timestamp()))
-    if method == "DELETE" and spec.path in ("users", "cards", "budgets"):
-        # S&E deletes retire users and budgets and close cards; the record stays readable.
+    if method == "DELETE" and spec.path == "users":
+        # A deleted S&E user is gone: no longer listed, and reading it is BDC_1120.
+        store.delete(record_id)
+        return json_response({})
+    if method == "DELETE" and spec.path in ("cards", "budgets"):
+        # Deleting a card closes it and a budget retires; both stay readable (guessed).
         field, value = ("status", "CLOSED") if spec.path == "cards" else ("retired", True)
         store.set_field(record_id, field, value, now=state.timestamp())
         return json_response({})
