@@ -130,3 +130,34 @@ def test_dead_session_costs_one_login_across_two_servers(cluster: Cluster) -> No
     assert stats["logins"] - logins_before == 1
     assert stats["peak_in_flight"] <= 3
     assert "BDC_1322" not in stats["errors"]
+
+
+async def _same_write_on_both(
+    cluster: Cluster, connection_id: str, key: str, name: str
+) -> list[httpx.Response]:
+    """The same keyed create sent three times to each server at once."""
+    headers = {**cluster.headers(connection_id), "Idempotency-Key": key}
+    body = {"name": name, "accountType": "BUSINESS", "email": "ap@scale.example"}
+    async with httpx.AsyncClient(timeout=120) as client:
+        calls = [
+            client.post(f"{cluster.apis[i % 2]}/proxy/v3/vendors", headers=headers, json=body)
+            for i in range(6)
+        ]
+        return list(await asyncio.gather(*calls))
+
+
+def test_one_idempotency_key_creates_once_across_two_servers(cluster: Cluster) -> None:
+    connection_id = link(cluster)
+    name = f"Scale Vendor {uuid.uuid4().hex[:8]}"
+    # Slow enough that the duplicates arrive at both servers while the first create runs.
+    httpx.post(f"{cluster.sim}/_sim/faults", json={"latency_ms": 400}, timeout=10).raise_for_status()
+    requests_before = sim_stats(cluster)["requests"]
+
+    answers = asyncio.run(_same_write_on_both(cluster, connection_id, str(uuid.uuid4()), name))
+
+    assert {answer.status_code for answer in answers} <= {200, 201}, [a.text for a in answers]
+    assert len({answer.content for answer in answers}) == 1
+    assert sum(answer.headers.get("idempotent-replayed") == "true" for answer in answers) == 5
+    assert sim_stats(cluster)["requests"] - requests_before == 1
+    vendors = httpx.get(f"{cluster.sim}/_sim/objects", params={"family": "vendors"}, timeout=10).json()
+    assert sum(vendor["name"] == name for vendor in vendors["results"]) == 1

@@ -25,12 +25,14 @@ from billbridge.connections import (
     record_operations,
     send_auth_webhooks,
 )
+from billbridge.connections.idempotency import IdempotentRequests
 from billbridge.settings import Settings
 from billbridge.store import (
     ApiKeyRepository,
     ConnectionRepository,
     ConnectSessionRepository,
     Database,
+    IdempotencyRepository,
     Keyring,
     OperationRepository,
 )
@@ -55,6 +57,7 @@ class Runtime:
     keeper: SessionKeeper
     accounts: Accounts
     proxy: Proxy
+    idempotency: IdempotentRequests
     webhooks: WebhookSender
     signing_key: SigningKey
     secret_keys: SecretKeys
@@ -119,6 +122,7 @@ async def open_runtime(
             keeper=keeper,
             accounts=accounts,
             proxy=proxy,
+            idempotency=IdempotentRequests(IdempotencyRepository(db, keyring)),
             webhooks=webhooks,
             signing_key=signing_key,
             secret_keys=SecretKeys(api_keys.verify, on_verified=signing_key.learn),

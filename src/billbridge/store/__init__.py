@@ -21,6 +21,7 @@ from billbridge.store.domain import (
     Unset,
     utc_now,
 )
+from billbridge.store.idempotency import IdempotencyRecord, IdempotencyRepository, StoredAnswer
 from billbridge.store.locking import LoginHandle
 from billbridge.store.operations import OperationRepository
 from billbridge.store.record_pages import RecordPage
@@ -43,6 +44,8 @@ __all__ = [
     "Database",
     "EnvironmentName",
     "Frequency",
+    "IdempotencyRecord",
+    "IdempotencyRepository",
     "Key",
     "Keyring",
     "LoginHandle",
@@ -53,6 +56,7 @@ __all__ = [
     "RecordRepository",
     "RotationResult",
     "SessionState",
+    "StoredAnswer",
     "SyncCheckpoint",
     "SyncResult",
     "SyncState",

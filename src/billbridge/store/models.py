@@ -220,6 +220,28 @@ class SyncStateRow(Base):
     updated_at: Mapped[datetime]
 
 
+class IdempotencyRow(Base):
+    """The first answer to a proxied write sent with an ``Idempotency-Key``, replayed for 24 hours.
+
+    One row per (connection, hashed key): ``pending`` while the first request runs (claimed at
+    ``claimed_at``), then ``done`` with the answer encrypted in ``answer_enc``. Deleting the
+    connection deletes its keys.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("connection_pk", "key_hash"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    connection_pk: Mapped[int] = mapped_column(BigIntId, ForeignKey("connections.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int | None] = mapped_column(Integer)
+    answer_enc: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a mapped class (for dialect-specific INSERT ... ON CONFLICT)."""
     table = model.__table__

@@ -13,8 +13,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from billbridge.bill.transport import StreamedResponse
+from billbridge.connections.idempotency import IDEMPOTENT_METHODS, check_key
 from billbridge.errors import BillbridgeError, NotFoundError
 from billbridge.runtime import Runtime
+from billbridge.web.api.proxy_idempotent import proxy_once
 from billbridge.web.errors import ApiError, error_body, issue, response_for
 from billbridge.web.keys import bearer, check_secret_key
 from billbridge.web.request_guard import BodyTooLargeError
@@ -36,6 +38,7 @@ _CONTROLS = frozenset(
         b"decompress",
         b"forward-headers-on-redirect",
         b"retry-on",
+        b"idempotency-key",
     }
 )
 # BILL's v3 API uses these five (developer.bill.com/docs/why-upgrade-v3); TRACE would echo the
@@ -43,6 +46,8 @@ _CONTROLS = frozenset(
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ALLOW = ", ".join(sorted(ALLOWED_METHODS))
 _RETRY_ON = re.compile(r"^[0-9]{3}(,[0-9]{3})*$")
+# Nango's Node client prefixes every caller header with Nango-Proxy-: the key may come that way too.
+_FORWARDED_KEY = "idempotency-key"
 _BOOLEAN = {"true", "false"}
 
 
@@ -55,6 +60,7 @@ class ProxyCall:
     provider_config_key: str = ""
     retries: int = 0
     base_url_override: str | None = None
+    idempotency_key: str | None = None
     forward: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,6 +104,14 @@ def read_headers(raw_headers: list[tuple[bytes, bytes]]) -> ProxyCall:
             problems.append(issue([name], f"{name} must be true or false."))
         elif name == "retry-on" and value and not _RETRY_ON.match(value.replace(" ", "")):
             problems.append(issue([name], "Retry-On must be comma-separated status codes."))
+        elif name == "idempotency-key":
+            call.idempotency_key = value
+    # Never forwarded: BILL knows no such header, billbridge honours it.
+    prefixed_key = call.forward.pop(_FORWARDED_KEY, None)
+    if call.idempotency_key is None:
+        call.idempotency_key = prefixed_key
+    if call.idempotency_key is not None and (problem := check_key(call.idempotency_key)) is not None:
+        problems.append(issue(["Idempotency-Key"], problem))
     for header, attr in (("connection-id", "connection_id"), ("provider-config-key", "provider_config_key")):
         if not getattr(call, attr):
             problems.append(issue([header], f"The {header} header is required.", "invalid_type"))
@@ -191,6 +205,23 @@ async def _proxy(services: Runtime, scope: Scope, receive: Receive, send: Send) 
     raw_path: bytes | None = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path is not None else scope["path"]
     query = query_pairs(scope["query_string"].decode("latin-1"))
+    method: str = scope["method"]
+    if call.idempotency_key is not None and method in IDEMPOTENT_METHODS:
+        await proxy_once(
+            services.idempotency,
+            services.proxy,
+            conn,
+            send,
+            key=call.idempotency_key,
+            method=method,
+            path=path[len(PREFIX) :],
+            query=query,
+            headers=call.forward,
+            body=await _read_body(receive),
+            retries=call.retries,
+            base_url_override=call.base_url_override,
+        )
+        return
     async with services.proxy.open(
         conn,
         method=scope["method"],
