@@ -35,6 +35,8 @@ from billbridge.store import (
     IdempotencyRepository,
     Keyring,
     OperationRepository,
+    RecordRepository,
+    SyncStateRepository,
 )
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,8 @@ class Runtime:
     api_keys: ApiKeyRepository
     connect_sessions: ConnectSessionRepository
     operations: OperationRepository
+    records: RecordRepository
+    sync_states: SyncStateRepository
     integrations: dict[str, Integration]
     clients: BillClients
     events: Events
@@ -116,6 +120,8 @@ async def open_runtime(
             api_keys=api_keys,
             connect_sessions=ConnectSessionRepository(db, keyring),
             operations=operations,
+            records=RecordRepository(db),
+            sync_states=SyncStateRepository(db),
             integrations=integrations,
             clients=clients,
             events=events,

@@ -179,6 +179,19 @@ class RecordRepository:
         async with self._db.session() as session:
             return {model: count for model, count in (await session.execute(query)).all()}
 
+    async def delete_model_records(self, connection_pk: int, model: str) -> int:
+        """Delete every record of one model of a connection (a full refresh that empties the cache)."""
+        async with self._db.transaction() as session:
+            count = await session.scalar(
+                select(_STREAMS.c.record_count).where(
+                    _STREAMS.c.connection_pk == connection_pk, _STREAMS.c.model == model
+                )
+            )
+            await session.execute(
+                delete(_STREAMS).where(_STREAMS.c.connection_pk == connection_pk, _STREAMS.c.model == model)
+            )
+            return int(count or 0)
+
     async def delete_connection_records(self, connection_pk: int) -> int:
         """Delete every record of a connection (all models); returns how many there were."""
         async with self._db.transaction() as session:

@@ -13,7 +13,7 @@ from billbridge import __version__
 from billbridge.connections import TransportFactory
 from billbridge.runtime import open_runtime
 from billbridge.settings import Settings, get_settings
-from billbridge.web.api import auth, connect_sessions, connections, integrations
+from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
 from billbridge.web.api.proxy import proxy_routes
 from billbridge.web.connect_ui import router as connect_ui_router
 from billbridge.web.errors import install_exception_handlers
@@ -67,7 +67,14 @@ def create_app(
     app.router.redirect_slashes = False
     # First, so the hot route is matched without trying the others.
     app.router.routes.extend(proxy_routes())
-    for router in (connect_sessions.router, auth.router, connections.router, integrations.router):
+    for router in (
+        connect_sessions.router,
+        auth.router,
+        connections.router,
+        integrations.router,
+        records.router,
+        syncs.router,
+    ):
         app.include_router(router)
     app.include_router(connect_ui_router)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,201 @@
+"""The sync API: trigger, start, pause, status, frequency (nango-compat §2 row 9, §3).
+
+Routes change the stored schedule (start, pause, frequency) and ask the sync engine for runs
+(trigger); the engine's scheduler reads the schedule. Answers are Nango's: ``{success: true}``,
+``{syncs: [...]}`` and ``{frequency}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from billbridge.errors import ValidationError
+from billbridge.runtime import Runtime
+from billbridge.store import Frequency, parse_frequency
+from billbridge.web.deps import SECRET_KEY_GUARDS, RuntimeDep
+from billbridge.web.errors import ApiError, issue
+from billbridge.web.sync_selection import (
+    SyncRef,
+    check_integration,
+    find_connection,
+    select_syncs,
+    sync_names,
+    sync_status,
+)
+from billbridge.web.validation import parse_body, read_json, required, strict_query
+
+router = APIRouter(tags=["syncs"], dependencies=SECRET_KEY_GUARDS)
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9~:.@ _-]+$", max_length=255)]
+ConnectionId = Annotated[
+    str, StringConstraints(pattern=r"""^[a-zA-Z0-9,.;:=+~\[\]|@${}"'\\/_ -]+$""", max_length=255)
+]
+SyncName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]+$", max_length=255)]
+
+
+class SyncControl(Protocol):
+    """What the routes need of the sync engine."""
+
+    async def trigger(
+        self, connection_pk: int, names: Iterable[str], *, full: bool = False
+    ) -> Sequence[object]:
+        """Queue a run of each named sync of the connection (one at a time per sync)."""
+
+    def default_frequency(self, name: str) -> Frequency:
+        """How often ``name`` runs when a connection has not chosen otherwise."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TriggerOpts(BaseModel):
+    reset: bool | None = None
+    emptyCache: bool | None = None
+
+
+class TriggerBody(_Strict):
+    syncs: list[str | SyncRef]
+    sync_mode: Literal["incremental", "full_refresh", "full_refresh_and_clear_cache"] | None = None
+    full_resync: bool | None = None
+    connection_id: str | None = None
+    provider_config_key: str | None = None
+    opts: TriggerOpts | None = None
+
+
+class ScheduleBody(_Strict):
+    syncs: list[str | SyncRef] = Field(max_length=256)
+    provider_config_key: Key
+    connection_id: ConnectionId | None = None
+
+
+class FrequencyBody(_Strict):
+    sync_name: SyncName
+    sync_variant: SyncName | None = None
+    provider_config_key: Key
+    connection_id: ConnectionId
+    frequency: str | None
+
+
+def _engine(services: Runtime) -> SyncControl:
+    engine: SyncControl | None = getattr(services, "syncs", None)
+    if engine is None:
+        raise ApiError(
+            503, "syncs_unavailable", "This server runs no sync engine; start it with syncs enabled."
+        )
+    return engine
+
+
+@router.post("/sync/trigger")
+async def trigger(request: Request, services: RuntimeDep) -> dict[str, Any]:
+    """Run syncs now: incremental, or a full refresh (``opts.reset`` or the legacy ``sync_mode``)."""
+    strict_query(request)
+    body = parse_body(TriggerBody, await read_json(request, empty={}))
+    key = body.provider_config_key or request.headers.get("provider-config-key")
+    if not key:
+        raise ApiError(
+            400,
+            "missing_provider_config_key",
+            "Missing provider_config_key. Provide it in the body or headers.",
+        )
+    connection_id = body.connection_id or request.headers.get("connection-id") or None
+    if body.opts is not None and (body.sync_mode is not None or body.full_resync is not None):
+        raise ApiError(
+            400, "invalid_body", "Cannot use opts with deprecated sync_mode/full_resync parameters"
+        )
+    if body.opts is not None:
+        full, clear = bool(body.opts.reset), bool(body.opts.emptyCache)
+    else:
+        full = body.sync_mode in {"full_refresh", "full_refresh_and_clear_cache"} or (
+            body.sync_mode is None and bool(body.full_resync)
+        )
+        clear = body.sync_mode == "full_refresh_and_clear_cache"
+    engine = _engine(services)
+    states = await select_syncs(services, key, connection_id, body.syncs)
+    by_connection: dict[int, list[str]] = {}
+    for state in states:
+        if clear:
+            await services.records.delete_model_records(state.connection_pk, state.model)
+        by_connection.setdefault(state.connection_pk, []).append(state.name)
+    for connection_pk, names in by_connection.items():
+        await engine.trigger(connection_pk, names, full=full or clear)
+    return {"success": True}
+
+
+@router.post("/sync/start")
+async def start(request: Request, services: RuntimeDep) -> dict[str, Any]:
+    """Resume the schedule of syncs (a sync overdue while paused runs at the next tick)."""
+    return await _schedule(request, services, enabled=True)
+
+
+@router.post("/sync/pause")
+async def pause(request: Request, services: RuntimeDep) -> dict[str, Any]:
+    """Pause the schedule of syncs (a run in progress finishes)."""
+    return await _schedule(request, services, enabled=False)
+
+
+async def _schedule(request: Request, services: Runtime, *, enabled: bool) -> dict[str, Any]:
+    strict_query(request)
+    body = parse_body(ScheduleBody, await read_json(request, empty={}))
+    states = await select_syncs(services, body.provider_config_key, body.connection_id, body.syncs)
+    by_connection: dict[int, list[str]] = {}
+    for state in states:
+        by_connection.setdefault(state.connection_pk, []).append(state.name)
+    for connection_pk, names in by_connection.items():
+        await services.sync_states.set_enabled(connection_pk, names, enabled=enabled)
+    return {"success": True}
+
+
+@router.get("/sync/status")
+async def status(request: Request, services: RuntimeDep) -> dict[str, Any]:
+    """The status of syncs (``syncs=*`` for all) of one connection or of every connection."""
+    q = strict_query(request, {"syncs", "provider_config_key", "connection_id"})
+    syncs = required(q, "syncs")
+    key = required(q, "provider_config_key")
+    check_integration(services, key)
+    names = None if syncs == "*" else sync_names([s for s in syncs.split(",") if s])
+    connection_pk = None
+    if q.get("connection_id"):
+        conn = await services.connections.get(q["connection_id"], key)
+        if conn is None:
+            raise ApiError(400, "invalid_body", "Connection not found")
+        connection_pk = conn.pk
+    if syncs != "*" and not names:
+        return {"syncs": []}
+    found = await services.sync_states.list(connection_pk=connection_pk, provider_config_key=key, names=names)
+    counts: dict[int, dict[str, int]] = {}
+    for pk in {state.connection_pk for state in found}:
+        counts[pk] = await services.records.counts(pk)
+    return {"syncs": [sync_status(state, counts[state.connection_pk]) for state in found]}
+
+
+@router.put("/sync/update-connection-frequency")
+async def update_frequency(request: Request, services: RuntimeDep) -> dict[str, Any]:
+    """Set how often one sync of one connection runs (``null``: back to the default)."""
+    strict_query(request)
+    body = parse_body(FrequencyBody, await read_json(request, empty={}))
+    conn = await find_connection(services, body.connection_id, body.provider_config_key, status=400)
+    state = await services.sync_states.get(conn.pk, body.sync_name)
+    if state is None or (body.sync_variant or "base") != "base":
+        raise ApiError(400, "unknown_sync", f"The connection has no sync {body.sync_name!r}.")
+    if body.frequency is None:
+        every = _engine(services).default_frequency(body.sync_name)
+    else:
+        try:
+            every = parse_frequency(body.frequency)
+        except ValidationError as exc:
+            raise ApiError(
+                400, "invalid_body", "Sync interval is invalid", errors=[issue(["frequency"], exc.message)]
+            ) from None
+    await services.sync_states.set_frequency(conn.pk, body.sync_name, every.text, every.seconds)
+    if state.finished_at is not None:
+        # The next run follows the new frequency from the last one.
+        await services.sync_states.set_next_scheduled(
+            conn.pk, body.sync_name, state.finished_at + timedelta(seconds=every.seconds)
+        )
+    return {"frequency": every.interval}
