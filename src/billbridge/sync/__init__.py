@@ -1,0 +1,28 @@
+"""Syncs: BILL lists kept as records, run as durable DBOS workflows (see ``engine``)."""
+
+from __future__ import annotations
+
+from billbridge.sync.definitions import SYNCS, SyncDefinition, get_sync, syncs_for
+from billbridge.sync.engine import QUEUE, Enqueued, SyncEngine, dedup_id
+from billbridge.sync.fetch import PageFetcher, SyncStopped
+from billbridge.sync.launch import DbosOptions, default_executor_id, system_database_url
+from billbridge.sync.plan import SyncPlan
+from billbridge.sync.steps import StepContext
+
+__all__ = [
+    "QUEUE",
+    "SYNCS",
+    "DbosOptions",
+    "Enqueued",
+    "PageFetcher",
+    "StepContext",
+    "SyncDefinition",
+    "SyncEngine",
+    "SyncPlan",
+    "SyncStopped",
+    "dedup_id",
+    "default_executor_id",
+    "get_sync",
+    "syncs_for",
+    "system_database_url",
+]

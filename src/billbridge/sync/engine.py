@@ -1,0 +1,169 @@
+"""``SyncEngine``: DBOS launched for this process, the sync queue, the periodic tick, and the calls the
+API, CLI and events make (trigger, start a new connection's syncs, stop a deleted one's).
+
+Runs go through one DBOS queue with the deduplication id ``sync:<connection>:<sync>``, so a
+(connection, sync) never has two runs queued or running at once, across every process sharing the
+system database. A DBOS scheduled workflow ticks every minute and enqueues the syncs that are due
+(their ``next_scheduled_at`` has passed): one schedule whatever the number of connections, where a
+DBOS schedule per (connection, sync) would cost a thread per schedule in every process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+from dbos import DBOS, SetEnqueueOptions
+from dbos._error import DBOSQueueDeduplicatedError
+
+from billbridge.store import Connection
+from billbridge.sync import runstate, steps
+from billbridge.sync.definitions import get_sync
+from billbridge.sync.launch import DbosOptions, launch_dbos, shutdown_dbos
+from billbridge.sync.plan import SyncPlan
+from billbridge.sync.workflows import sync_run
+
+log = structlog.get_logger(__name__)
+
+QUEUE: Final = "billbridge-syncs"
+TICK_SCHEDULE: Final = "billbridge-sync-tick"
+
+
+def dedup_id(connection_pk: int, sync: str) -> str:
+    """The queue deduplication id of a (connection, sync): one run at a time."""
+    return f"sync:{connection_pk}:{sync}"
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What a trigger did for one sync: a new run (its workflow id) or none (one is already on)."""
+
+    sync: str
+    workflow_id: str | None
+
+    @property
+    def already_running(self) -> bool:
+        return self.workflow_id is None
+
+
+class SyncEngine:
+    """The sync engine of this process (DBOS is one per process, so is this).
+
+    Args:
+        context: what the steps use (fetcher, repositories, clock).
+        options: where DBOS keeps its state and whether this process runs syncs.
+        plan: the syncs a new connection starts with.
+    """
+
+    def __init__(self, context: steps.StepContext, options: DbosOptions, *, plan: SyncPlan) -> None:
+        self.context = context
+        self.options = options
+        self.plan = plan
+        self._launched = False
+
+    async def start(self) -> None:
+        """Launch DBOS (recovering this process's interrupted runs) and set up the queue and tick."""
+        steps.install(self.context)
+        await launch_dbos(self.options, queues=[QUEUE] if self.options.run_syncs else [])
+        self._launched = True
+        await DBOS.register_queue_async(
+            QUEUE,
+            worker_concurrency=self.options.worker_concurrency,
+            polling_interval_sec=self.options.polling_interval,
+        )
+        if self.options.tick_cron:
+            await DBOS.apply_schedules_async(
+                [
+                    {
+                        "schedule_name": TICK_SCHEDULE,
+                        "workflow_fn": tick,
+                        "schedule": self.options.tick_cron,
+                        "queue_name": QUEUE,
+                    }
+                ]
+            )
+
+    async def stop(self) -> None:
+        """Stop DBOS; runs in flight stay PENDING and resume when a process with this id starts."""
+        if self._launched:
+            self._launched = False
+            await shutdown_dbos()
+        steps.install(None)
+
+    async def trigger(
+        self, connection_pk: int, names: Iterable[str], *, full: bool = False
+    ) -> list[Enqueued]:
+        """Queue a run of each named sync (at most one per (connection, sync) at a time)."""
+        return [await enqueue(connection_pk, name, full=full) for name in names]
+
+    async def start_defaults(self, conn: Connection) -> list[Enqueued]:
+        """A new connection: create its planned syncs and queue their first runs."""
+        planned = self.plan.for_connection(has_api_token=conn.credentials.api_token is not None)
+        for definition, every in planned:
+            await runstate.ensure_state(conn.pk, definition.name, every)
+        return await self.trigger(conn.pk, [d.name for d, _ in planned])
+
+    async def stop_connection(self, connection_pk: int) -> int:
+        """A deleted connection: cancel its queued and running syncs; returns how many."""
+        prefix = f"sync:{connection_pk}:"
+        cancelled = 0
+        for status in ("ENQUEUED", "PENDING"):
+            for workflow in await DBOS.list_workflows_async(status=status, name=sync_run.__qualname__):
+                if (workflow.deduplication_id or "").startswith(prefix) or _args_pk(workflow) == connection_pk:
+                    await DBOS.cancel_workflow_async(workflow.workflow_id)
+                    cancelled += 1
+        return cancelled
+
+    async def run_due(self) -> list[Enqueued]:
+        """Queue every enabled sync whose next run is due (what the tick does)."""
+        return await enqueue_due(self.context)
+
+
+def _args_pk(workflow: Any) -> int | None:
+    args = getattr(workflow, "input", None)
+    positional: Sequence[Any] = getattr(args, "args", ()) if args is not None else ()
+    return positional[0] if positional and isinstance(positional[0], int) else None
+
+
+async def enqueue(connection_pk: int, sync: str, *, full: bool = False) -> Enqueued:
+    """Queue one run; None as workflow id when one is already queued or running."""
+    get_sync(sync)
+    queue = await DBOS.retrieve_queue_async(QUEUE)
+    if queue is None:
+        raise RuntimeError("the sync queue is not registered; start the sync engine first")
+    try:
+        with SetEnqueueOptions(deduplication_id=dedup_id(connection_pk, sync)):
+            handle = await queue.enqueue_async(sync_run, connection_pk, sync, full)
+    except DBOSQueueDeduplicatedError:
+        return Enqueued(sync, None)
+    return Enqueued(sync, handle.workflow_id)
+
+
+async def due_syncs(context: steps.StepContext) -> list[tuple[int, str]]:
+    """The (connection pk, sync) pairs whose schedule is on and whose next run time has passed."""
+    now = context.clock()
+    return [
+        (state.connection_pk, state.name)
+        for state in await context.states.list()
+        if state.enabled and (state.next_scheduled_at is None or state.next_scheduled_at <= now)
+    ]
+
+
+async def enqueue_due(context: steps.StepContext) -> list[Enqueued]:
+    """Queue every due sync (one that is already queued or running is left alone)."""
+    return [await enqueue(pk, name) for pk, name in await due_syncs(context)]
+
+
+@DBOS.step(name="billbridge.sync.due")
+async def _due_step() -> list[list[Any]]:
+    return [[pk, name] for pk, name in await due_syncs(steps.context())]
+
+
+@DBOS.workflow(name="billbridge.sync.tick")
+async def tick(scheduled_at: datetime, context: Any) -> int:
+    """The periodic tick: queue the syncs that are due; returns how many new runs it queued."""
+    queued = [await enqueue(pk, name) for pk, name in await _due_step()]
+    return sum(1 for item in queued if not item.already_running)

@@ -1,0 +1,94 @@
+"""Where DBOS keeps its state and how this process takes part: SQLite beside the embedded database,
+or the schema ``dbos`` of the shared PostgreSQL database for workers."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from dbos import DBOS, DBOSConfig
+from sqlalchemy.engine import make_url
+
+from billbridge.settings import Settings
+
+APP_NAME = "billbridge"
+
+
+def app_version() -> str:
+    """The version every process of one deployment shares (DBOS only recovers its own version's runs)."""
+    try:
+        return f"billbridge-{version('billbridge')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+        return "billbridge-dev"
+
+
+def system_database_url(settings: Settings) -> str:
+    """DBOS's database: ``dbos.sqlite`` in the data directory, or the PostgreSQL database itself."""
+    if settings.is_sqlite:
+        return f"sqlite:///{(settings.data_dir / 'dbos.sqlite').resolve()}"
+    url = make_url(settings.resolved_database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def default_executor_id(role: str) -> str:
+    """A stable id per host and role, so a restarted worker recovers the runs it was doing."""
+    return f"{role}-{socket.gethostname()}"
+
+
+@dataclass(frozen=True, slots=True)
+class DbosOptions:
+    """How this process runs DBOS.
+
+    Attributes:
+        system_database_url: DBOS's state (SQLite file or PostgreSQL URL).
+        run_syncs: whether this process dequeues and runs syncs (API processes on PostgreSQL may not).
+        executor_id: this process's id; a process restarted with the same id resumes its runs.
+        worker_concurrency: sync runs this process runs at once.
+        polling_interval: seconds between looks at the queue.
+        tick_cron: the schedule of the tick that queues due syncs (None: no tick).
+        system_schema: the PostgreSQL schema of DBOS's tables.
+    """
+
+    system_database_url: str
+    run_syncs: bool = True
+    executor_id: str = "local"
+    worker_concurrency: int = 20
+    polling_interval: float = 1.0
+    tick_cron: str | None = "* * * * *"
+    system_schema: str = "dbos"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.system_database_url.startswith("sqlite")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> DbosOptions:
+        values: dict[str, object] = {"system_database_url": system_database_url(settings)}
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
+    """Configure and launch DBOS in this process, listening to ``queues`` (none: enqueue only).
+
+    Called from the event loop that will run the workflows: DBOS adopts the running loop.
+    """
+    config: DBOSConfig = {
+        "name": APP_NAME,
+        "system_database_url": options.system_database_url,
+        "application_version": app_version(),
+        "executor_id": options.executor_id,
+        "run_admin_server": False,
+        "dbos_system_schema": options.system_schema,
+        "log_level": os.environ.get("BILLBRIDGE_DBOS_LOG_LEVEL", "WARNING"),
+    }
+    DBOS(config=config)
+    DBOS.listen_queues(queues)
+    DBOS.launch()
+
+
+async def shutdown_dbos() -> None:
+    """Stop DBOS; the workflow registrations stay for the next launch in this process."""
+    DBOS.destroy(destroy_registry=False)
