@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="How often expired connect sessions are deleted."
     )
 
+    sync_defaults: str = Field(
+        default="all",
+        description="Syncs a new connection starts: all, none, or 'vendors=every 15m,bills,...'.",
+    )
+    syncs_in_api: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Whether serve runs syncs: auto = yes on SQLite, on PostgreSQL workers do.",
+    )
+
     @field_validator("secret_key")
     @classmethod
     def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from connections.keeper_harness import SIM_GATEWAY, OffsetClock, integrations, link_connection, world_credentials
 from dbos import DBOS
 
 from billbridge.bill import HttpxTransport, Limits
@@ -17,6 +16,13 @@ from billbridge.store.records import RecordRepository
 from billbridge.store.sync_state import SyncStateRepository
 from billbridge.sync import DbosOptions, PageFetcher, StepContext, SyncEngine, SyncPlan, get_sync
 from billbridge.sync.definitions import SyncDefinition
+from connections.keeper_harness import (
+    SIM_GATEWAY,
+    OffsetClock,
+    integrations,
+    link_connection,
+    world_credentials,
+)
 
 
 def sim_family(definition: SyncDefinition) -> tuple[str, str]:
@@ -49,7 +55,9 @@ class SyncHarness:
         self.repo = ConnectionRepository(database, keyring, clock=self.clock)
         self.clients = BillClients(
             integrations(),
-            transport_factory=lambda _: HttpxTransport(httpx.AsyncClient(transport=httpx.ASGITransport(app=app))),
+            transport_factory=lambda _: HttpxTransport(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+            ),
             limits=limits,
             max_retries=max_retries,
         )
@@ -111,10 +119,18 @@ class SyncHarness:
         results: list[dict[str, Any]] = answer["results"]
         return results
 
-    async def mutate(self, sync: str, action: str, *, org_index: int = 0, **body: Any) -> list[dict[str, Any]]:
+    async def mutate(
+        self, sync: str, action: str, *, org_index: int = 0, **body: Any
+    ) -> list[dict[str, Any]]:
         """Change records behind billbridge's back (``POST /_sim/objects``)."""
         space, family = sim_family(get_sync(sync))
-        payload = {"action": action, "family": family, "space": space, "organization_id": self.org_id(org_index), **body}
+        payload = {
+            "action": action,
+            "family": family,
+            "space": space,
+            "organization_id": self.org_id(org_index),
+            **body,
+        }
         answer = (await self.sim.post("/_sim/objects", json=payload)).raise_for_status().json()
         results: list[dict[str, Any]] = answer["results"]
         return results

@@ -21,6 +21,8 @@ def _register() -> None:
         link,
         serve,
         simulator_cmd,
+        sync_run,
+        worker,
     )
 
 

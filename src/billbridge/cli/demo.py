@@ -83,7 +83,11 @@ async def _run(settings: Settings, config: SimConfig, *, host: str, port: int, s
             lifespan="auto",
         )
     )
-    api = _Server(server_config(create_app(settings), host=host, port=port, log_config=None, lifespan="on"))
+    api = _Server(
+        server_config(
+            create_app(settings, sync_role="api"), host=host, port=port, log_config=None, lifespan="on"
+        )
+    )
     servers = (simulator, api)
     loop = asyncio.get_running_loop()
 

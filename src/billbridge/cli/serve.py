@@ -105,7 +105,11 @@ def serve(
     announce(settings, prepared, listen=f"http://{shown}:{bound}")
     redactor.add([prepared.secret_key])
     config = _server.config(
-        create_app(settings), log_config=None, access_log=access_log, server_header=False, lifespan="on"
+        create_app(settings, sync_role="api"),
+        log_config=None,
+        access_log=access_log,
+        server_header=False,
+        lifespan="on",
     )
     run_until_stopped(_server.Server(config), sock)
 

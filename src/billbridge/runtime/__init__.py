@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from billbridge.runtime.core import Runtime, open_runtime
+from billbridge.runtime.syncs import SyncRole
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "SyncRole", "open_runtime"]

@@ -26,6 +26,7 @@ from billbridge.connections import (
     send_auth_webhooks,
 )
 from billbridge.connections.idempotency import IdempotentRequests
+from billbridge.runtime.syncs import SyncRole, build_sync_engine
 from billbridge.settings import Settings
 from billbridge.store import (
     ApiKeyRepository,
@@ -38,6 +39,7 @@ from billbridge.store import (
     RecordRepository,
     SyncStateRepository,
 )
+from billbridge.sync import SyncEngine
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +67,7 @@ class Runtime:
     webhooks: WebhookSender
     signing_key: SigningKey
     secret_keys: SecretKeys
+    syncs: SyncEngine
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -74,13 +77,20 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, transport_factory: TransportFactory | None = None
+    settings: Settings,
+    *,
+    transport_factory: TransportFactory | None = None,
+    sync_role: SyncRole = "none",
+    executor_id: str | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the database and build every service; on exit, let background work finish and close all.
 
     Args:
         settings: the configuration.
         transport_factory: makes the BILL transport per integration (tests: the in-process simulator).
+        sync_role: ``api`` (serve: runs syncs itself on SQLite, queues them on PostgreSQL),
+            ``worker`` (runs syncs), ``none`` (CLI commands: DBOS is not launched).
+        executor_id: this process's DBOS executor id (a restarted worker resumes its runs).
     """
     async with AsyncExitStack() as stack:
         db = await Database.open(settings)
@@ -111,6 +121,16 @@ async def open_runtime(
         accounts = Accounts(connections, clients, keeper, events)
         stack.push_async_callback(accounts.drain)
         send_auth_webhooks(events, webhooks)
+        syncs = build_sync_engine(
+            settings,
+            sync_role,
+            db=db,
+            connections=connections,
+            keeper=keeper,
+            clients=clients,
+            events=events,
+            executor_id=executor_id,
+        )
         record_operations(events, operations)
         runtime = Runtime(
             settings=settings,
@@ -132,6 +152,10 @@ async def open_runtime(
             webhooks=webhooks,
             signing_key=signing_key,
             secret_keys=SecretKeys(api_keys.verify, on_verified=signing_key.learn),
+            syncs=syncs,
         )
+        # Launched last and stopped first: its runs use every service above.
+        await syncs.start()
+        stack.push_async_callback(syncs.stop)
         log.info("runtime_ready", database="postgresql" if db.is_postgres else "sqlite")
         yield runtime

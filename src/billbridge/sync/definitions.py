@@ -81,7 +81,11 @@ _SPEND: Final = (
         page_size=50,
     ),
     SyncDefinition(
-        "spend-reimbursements", "SpendReimbursement", "/v3/spend/reimbursements", api="spend", incremental=False
+        "spend-reimbursements",
+        "SpendReimbursement",
+        "/v3/spend/reimbursements",
+        api="spend",
+        incremental=False,
     ),
 )
 

@@ -54,18 +54,26 @@ class SyncEngine:
 
     Args:
         context: what the steps use (fetcher, repositories, clock).
-        options: where DBOS keeps its state and whether this process runs syncs.
+        options: where DBOS keeps its state and whether this process runs syncs; None: DBOS is
+            not launched here (a CLI command), new connections only get their sync states, which
+            the next tick of a running server or worker picks up.
         plan: the syncs a new connection starts with.
     """
 
-    def __init__(self, context: steps.StepContext, options: DbosOptions, *, plan: SyncPlan) -> None:
+    def __init__(self, context: steps.StepContext, options: DbosOptions | None, *, plan: SyncPlan) -> None:
         self.context = context
         self.options = options
         self.plan = plan
         self._launched = False
 
+    @property
+    def is_launched(self) -> bool:
+        return self._launched
+
     async def start(self) -> None:
         """Launch DBOS (recovering this process's interrupted runs) and set up the queue and tick."""
+        if self.options is None:
+            return
         steps.install(self.context)
         await launch_dbos(self.options, queues=[QUEUE] if self.options.run_syncs else [])
         self._launched = True
@@ -97,22 +105,30 @@ class SyncEngine:
         self, connection_pk: int, names: Iterable[str], *, full: bool = False
     ) -> list[Enqueued]:
         """Queue a run of each named sync (at most one per (connection, sync) at a time)."""
+        if not self._launched:
+            raise RuntimeError("syncs cannot be queued from this process (the sync engine is not launched)")
         return [await enqueue(connection_pk, name, full=full) for name in names]
 
     async def start_defaults(self, conn: Connection) -> list[Enqueued]:
         """A new connection: create its planned syncs and queue their first runs."""
         planned = self.plan.for_connection(has_api_token=conn.credentials.api_token is not None)
         for definition, every in planned:
-            await runstate.ensure_state(conn.pk, definition.name, every)
+            await runstate.ensure_state(self.context.states, conn.pk, definition.name, every)
+        if not self._launched:
+            return []
         return await self.trigger(conn.pk, [d.name for d, _ in planned])
 
     async def stop_connection(self, connection_pk: int) -> int:
         """A deleted connection: cancel its queued and running syncs; returns how many."""
+        if not self._launched:
+            return 0
         prefix = f"sync:{connection_pk}:"
         cancelled = 0
         for status in ("ENQUEUED", "PENDING"):
             for workflow in await DBOS.list_workflows_async(status=status, name=sync_run.__qualname__):
-                if (workflow.deduplication_id or "").startswith(prefix) or _args_pk(workflow) == connection_pk:
+                if (workflow.deduplication_id or "").startswith(prefix) or _args_pk(
+                    workflow
+                ) == connection_pk:
                     await DBOS.cancel_workflow_async(workflow.workflow_id)
                     cancelled += 1
         return cancelled
@@ -163,7 +179,7 @@ async def _due_step() -> list[list[Any]]:
 
 
 @DBOS.workflow(name="billbridge.sync.tick")
-async def tick(scheduled_at: datetime, context: Any) -> int:
-    """The periodic tick: queue the syncs that are due; returns how many new runs it queued."""
-    queued = [await enqueue(pk, name) for pk, name in await _due_step()]
-    return sum(1 for item in queued if not item.already_running)
+async def tick(scheduled_at: datetime, context: Any) -> None:
+    """The periodic tick: queue the syncs that are due (those already queued are left alone)."""
+    for pk, name in await _due_step():
+        await enqueue(pk, name)

@@ -36,7 +36,9 @@ def _rebuild(message: str, code: str) -> SyncStopped:
 class PageFetcher:
     """Fetches list pages for connections (the only way a sync reaches BILL)."""
 
-    def __init__(self, *, connections: ConnectionRepository, keeper: SessionKeeper, clients: BillClients) -> None:
+    def __init__(
+        self, *, connections: ConnectionRepository, keeper: SessionKeeper, clients: BillClients
+    ) -> None:
         self._connections = connections
         self._keeper = keeper
         self._clients = clients
@@ -74,7 +76,12 @@ class PageFetcher:
                     "re-link the connection with one",
                     code="missing_api_token",
                 )
-            answer = await client.request("GET", definition.path, auth=ApiTokenAuth(token), params=params)
+            answer = await client.request(
+                "GET",
+                definition.path,
+                auth=ApiTokenAuth(token, conn.credentials.organization_id),
+                params=params,
+            )
             return parse_page(answer, request=request)
 
         async def call(auth: SessionAuth) -> Any:

@@ -64,10 +64,11 @@ class DbosOptions:
         return self.system_database_url.startswith("sqlite")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> DbosOptions:
-        values: dict[str, object] = {"system_database_url": system_database_url(settings)}
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+    def from_settings(
+        cls, settings: Settings, *, run_syncs: bool = True, executor_id: str = "local"
+    ) -> DbosOptions:
+        """Options on the configured database (SQLite file or the shared PostgreSQL)."""
+        return cls(system_database_url(settings), run_syncs=run_syncs, executor_id=executor_id)
 
 
 async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
@@ -80,7 +81,6 @@ async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
         "system_database_url": options.system_database_url,
         "application_version": app_version(),
         "executor_id": options.executor_id,
-        "run_admin_server": False,
         "dbos_system_schema": options.system_schema,
         "log_level": os.environ.get("BILLBRIDGE_DBOS_LOG_LEVEL", "WARNING"),
     }

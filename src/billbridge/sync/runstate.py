@@ -13,7 +13,7 @@ from dbos import DBOS
 
 from billbridge.errors import BillbridgeError
 from billbridge.store.sync_frequency import Frequency, parse_frequency
-from billbridge.store.sync_state import RunStatus, SyncCheckpoint, SyncResult
+from billbridge.store.sync_state import RunStatus, SyncCheckpoint, SyncResult, SyncStateRepository
 from billbridge.sync import steps
 from billbridge.sync.definitions import get_sync
 
@@ -28,12 +28,13 @@ def describe(exc: BaseException) -> str:
     return f"the sync failed unexpectedly ({type(exc).__name__})"
 
 
-async def ensure_state(connection_pk: int, sync: str, frequency: Frequency | None = None) -> None:
+async def ensure_state(
+    states: SyncStateRepository, connection_pk: int, sync: str, frequency: Frequency | None = None
+) -> None:
     """Create the sync's state (enabled, never run) unless it exists."""
-    ctx = steps.context()
     definition = get_sync(sync)
     every = frequency or parse_frequency(definition.frequency)
-    await ctx.states.ensure(
+    await states.ensure(
         connection_pk, sync, model=definition.model, frequency=every.text, frequency_seconds=every.seconds
     )
 
@@ -42,7 +43,7 @@ async def ensure_state(connection_pk: int, sync: str, frequency: Frequency | Non
 async def begin_run(connection_pk: int, sync: str, run_id: str, full: bool) -> str | None:
     """Mark the run RUNNING and return the checkpoint it starts from (None: from the beginning)."""
     ctx = steps.context()
-    await ensure_state(connection_pk, sync)
+    await ensure_state(ctx.states, connection_pk, sync)
     if full:
         await ctx.states.reset(connection_pk, sync)
     state = await ctx.states.get(connection_pk, sync)
@@ -64,7 +65,9 @@ async def sweep(connection_pk: int, sync: str, run_id: str) -> int:
 async def _next_run(connection_pk: int, sync: str) -> Any:
     ctx = steps.context()
     state = await ctx.states.get(connection_pk, sync)
-    seconds = state.frequency_seconds if state is not None else parse_frequency(get_sync(sync).frequency).seconds
+    seconds = (
+        state.frequency_seconds if state is not None else parse_frequency(get_sync(sync).frequency).seconds
+    )
     return ctx.clock() + timedelta(seconds=seconds)
 
 
@@ -73,7 +76,9 @@ async def finish_run(connection_pk: int, sync: str, counts: dict[str, int], high
     """Mark the run SUCCESS with what it changed, and save the checkpoint the next run starts from."""
     ctx = steps.context()
     if high is not None:
-        await ctx.states.save_checkpoint(connection_pk, SyncCheckpoint(name=sync, value={"updatedTime": high}))
+        await ctx.states.save_checkpoint(
+            connection_pk, SyncCheckpoint(name=sync, value={"updatedTime": high})
+        )
     await ctx.states.run_finished(
         connection_pk,
         sync,
@@ -93,5 +98,9 @@ async def fail_run(connection_pk: int, sync: str, status: RunStatus, message: st
         names = [state.name for state in await ctx.states.list(connection_pk=connection_pk)]
     for name in names:
         await ctx.states.run_finished(
-            connection_pk, name, status=status, error=message, next_scheduled_at=await _next_run(connection_pk, name)
+            connection_pk,
+            name,
+            status=status,
+            error=message,
+            next_scheduled_at=await _next_run(connection_pk, name),
         )

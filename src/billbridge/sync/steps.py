@@ -77,7 +77,9 @@ def _paused(exc: RateLimitError) -> dict[str, Any]:
     return {"pause_until": exc.reset_at.isoformat()}
 
 
-@DBOS.step(name="billbridge.sync.page", retries_allowed=True, max_attempts=STEP_ATTEMPTS, should_retry=_transient)
+@DBOS.step(
+    name="billbridge.sync.page", retries_allowed=True, max_attempts=STEP_ATTEMPTS, should_retry=_transient
+)
 async def store_page(
     connection_pk: int, sync: str, cursor: dict[str, Any], run_id: str, save_checkpoint: bool
 ) -> dict[str, Any]:
@@ -113,7 +115,9 @@ async def store_page(
     }
 
 
-@DBOS.step(name="billbridge.sync.newest", retries_allowed=True, max_attempts=STEP_ATTEMPTS, should_retry=_transient)
+@DBOS.step(
+    name="billbridge.sync.newest", retries_allowed=True, max_attempts=STEP_ATTEMPTS, should_retry=_transient
+)
 async def newest_time(connection_pk: int, sync: str) -> dict[str, Any]:
     """The latest ``updatedTime`` of the list (to cut windows), or ``{pause_until}``."""
     ctx = context()

@@ -13,9 +13,9 @@ from typing import Any, Final
 from dbos import DBOS
 
 from billbridge.sync import notify, runstate, steps
-from billbridge.sync.fetch import SyncStopped
 from billbridge.sync.cursor import Cursor, parse_time, start
 from billbridge.sync.definitions import get_sync
+from billbridge.sync.fetch import SyncStopped
 from billbridge.sync.windows import split
 
 RUN_WORKFLOW: Final = "billbridge.sync.run"
@@ -116,12 +116,20 @@ async def sync_run(connection_pk: int, sync: str, full: bool) -> dict[str, Any]:
         outcome = await _run(connection_pk, sync, full, run_id)
     except SyncStopped as exc:
         await runstate.fail_run(connection_pk, sync, "STOPPED", exc.message, exc.code)
-        await _notify(connection_pk, sync, {"success": False, "error": exc.message, "code": exc.code, "started_at": started})
+        await _notify(
+            connection_pk,
+            sync,
+            {"success": False, "error": exc.message, "code": exc.code, "started_at": started},
+        )
         return {"stopped": exc.code}
     except Exception as exc:
         message = runstate.describe(exc)
         await runstate.fail_run(connection_pk, sync, "ERROR", message, "sync_failed")
-        await _notify(connection_pk, sync, {"success": False, "error": message, "code": "sync_failed", "started_at": started})
+        await _notify(
+            connection_pk,
+            sync,
+            {"success": False, "error": message, "code": "sync_failed", "started_at": started},
+        )
         raise
     if any(outcome["counts"].values()):
         await _notify(connection_pk, sync, {"success": True, **outcome, "started_at": started})
@@ -152,4 +160,3 @@ async def _run(connection_pk: int, sync: str, full: bool, run_id: str) -> dict[s
         totals = _add(totals, {"deleted": deleted})
     await runstate.finish_run(connection_pk, sync, totals, high if definition.incremental else None)
     return {"counts": totals, "records": stored, "checkpoint": high, "full": full}
-

@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from billbridge import __version__
 from billbridge.connections import TransportFactory
-from billbridge.runtime import open_runtime
+from billbridge.runtime import SyncRole, open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
 from billbridge.web.api.proxy import proxy_routes
@@ -37,13 +37,18 @@ CORS_HEADERS = [
 
 
 def create_app(
-    settings: Settings | None = None, *, transport_factory: TransportFactory | None = None
+    settings: Settings | None = None,
+    *,
+    transport_factory: TransportFactory | None = None,
+    sync_role: SyncRole = "none",
 ) -> FastAPI:
     """Build the app; its lifespan opens the runtime (every service) and closes it on shutdown.
 
     Args:
         settings: the configuration (``get_settings()`` when omitted).
         transport_factory: the BILL transport per integration (tests: the in-process simulator).
+        sync_role: ``api`` launches the sync engine with the app (``billbridge serve``); ``none``
+            leaves it out (an app embedded in tests or another process's event loop).
 
     Returns:
         The FastAPI app; ``app.state.runtime`` holds the :class:`Runtime` while it runs.
@@ -52,7 +57,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(config, transport_factory=transport_factory) as runtime:
+        async with open_runtime(config, transport_factory=transport_factory, sync_role=sync_role) as runtime:
             app.state.runtime = runtime
             yield
 

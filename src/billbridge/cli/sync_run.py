@@ -1,0 +1,137 @@
+"""``billbridge sync run CONNECTION [--sync NAME]... [--full]``: run syncs now, with progress bars."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import typer
+from dbos import DBOS
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from billbridge.cli import app
+from billbridge.cli._output import console, fail, load_settings
+from billbridge.errors import BillbridgeError
+from billbridge.runtime import Runtime, open_runtime
+from billbridge.settings import Settings
+from billbridge.store import Connection
+from billbridge.sync import get_sync
+
+sync_app = typer.Typer(help="Run syncs and see how they stand.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+
+
+@dataclass
+class _Tally:
+    pages: int = 0
+    records: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def rate(self) -> float:
+        return self.records / max(time.monotonic() - self.started, 1e-6)
+
+
+@sync_app.command("run")
+def run(
+    connection_id: Annotated[str, typer.Argument(help="The connection id.")],
+    syncs: Annotated[
+        list[str] | None,
+        typer.Option("--sync", "-s", help="A sync to run (repeatable; default: all of its syncs)."),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read everything again and mark what is gone as deleted.")
+    ] = False,
+    integration: Annotated[
+        str, typer.Option("--integration", "-i", help="bill or bill-sandbox.")
+    ] = "bill-sandbox",
+) -> None:
+    """Run a connection's syncs now and follow them (pages, records, records/s, budget left)."""
+    settings = load_settings()
+    try:
+        for name in syncs or []:
+            get_sync(name)
+        failed = asyncio.run(_run(settings, connection_id, integration, syncs or [], full))
+    except BillbridgeError as exc:
+        fail(str(exc))
+    if failed:
+        fail(f"{failed} sync(s) did not finish; see `billbridge sync status {connection_id}`")
+
+
+async def _run(settings: Settings, connection_id: str, integration: str, names: list[str], full: bool) -> int:
+    executor = f"cli-{socket.gethostname()}-{os.getpid()}"
+    async with open_runtime(settings, sync_role="worker", executor_id=executor) as rt:
+        conn = await rt.connections.get(connection_id, integration)
+        if conn is None:
+            raise BillbridgeError(
+                f"no connection {connection_id!r} for integration {integration!r}", code="unknown_connection"
+            )
+        if not names:
+            names = [s.name for s in await rt.syncs.context.states.list(connection_pk=conn.pk)] or [
+                d.name
+                for d, _ in rt.syncs.plan.for_connection(has_api_token=conn.credentials.api_token is not None)
+            ]
+        return await _follow(rt, conn, names, full)
+
+
+async def _follow(rt: Runtime, conn: Connection, names: list[str], full: bool) -> int:
+    tallies = {name: _Tally() for name in names}
+
+    def progressed(connection_pk: int, sync: str, records: int) -> None:
+        tally = tallies.get(sync)
+        if connection_pk == conn.pk and tally is not None:
+            tally.pages += 1
+            tally.records += records
+
+    rt.syncs.context.progress.append(progressed)
+    queued = await rt.syncs.trigger(conn.pk, names, full=full)
+    dev_key = conn.credentials.dev_key.get_secret_value()
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<22}"),
+        TextColumn("{task.fields[pages]:>6} pages"),
+        TextColumn("{task.fields[records]:>9} records"),
+        TextColumn("{task.fields[rate]:>8.0f} records/s"),
+        TextColumn("budget left {task.fields[budget]}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+    failed = 0
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[str, TaskID] = {
+            q.sync: progress.add_task(q.sync, total=None, pages=0, records=0, rate=0.0, budget="?", status="")
+            for q in queued
+        }
+        pending = {q.sync: q.workflow_id for q in queued if q.workflow_id}
+        for q in queued:
+            if q.workflow_id is None:
+                progress.update(tasks[q.sync], status="already running elsewhere")
+        while pending:
+            await asyncio.sleep(0.2)
+            budget = rt.clients.limits.requests_left(dev_key)
+            for name, workflow_id in list(pending.items()):
+                tally = tallies[name]
+                status = await DBOS.get_workflow_status_async(workflow_id)
+                state = status.status if status is not None else "UNKNOWN"
+                progress.update(
+                    tasks[name],
+                    pages=tally.pages,
+                    records=tally.records,
+                    rate=tally.rate(),
+                    budget=budget,
+                    status=state,
+                )
+                if state in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
+                    del pending[name]
+                    failed += state != "SUCCESS"
+    for done in await rt.syncs.context.states.list(connection_pk=conn.pk, names=names):
+        line = f"{done.name}: {done.status}"
+        if done.latest_result is not None:
+            line += f" {done.latest_result.as_dict()}"
+        if done.last_error:
+            line += f" ({done.last_error})"
+        console.print(line, soft_wrap=True)
+    return failed

@@ -1,0 +1,59 @@
+"""The sync engine's place in a running process: which role it has, and its start and stop.
+
+``serve`` runs syncs itself on SQLite (the embedded default); on PostgreSQL it only queues them
+and ``billbridge worker`` processes run them. CLI commands that only link or delete connections do
+not launch DBOS: a new connection then only gets its sync states, which the next tick of a
+running server or worker starts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from billbridge.connections import BillClients, Events, SessionKeeper
+from billbridge.errors import ConfigurationError, ValidationError
+from billbridge.settings import Settings
+from billbridge.store import ConnectionRepository, Database
+from billbridge.store.records import RecordRepository
+from billbridge.store.sync_state import SyncStateRepository
+from billbridge.sync import DbosOptions, PageFetcher, StepContext, SyncEngine, SyncPlan, default_executor_id
+from billbridge.sync.reactions import follow_connections
+
+SyncRole = Literal["api", "worker", "none"]
+
+
+def dbos_options(settings: Settings, role: SyncRole, *, executor_id: str | None = None) -> DbosOptions | None:
+    """How this process runs DBOS for ``role`` (None: it does not launch DBOS)."""
+    if role == "none":
+        return None
+    if role == "worker":
+        return DbosOptions.from_settings(settings, executor_id=executor_id or default_executor_id("worker"))
+    runs = settings.syncs_in_api == "on" or (settings.syncs_in_api == "auto" and settings.is_sqlite)
+    executor = executor_id or ("local" if settings.is_sqlite else default_executor_id("api"))
+    return DbosOptions.from_settings(settings, run_syncs=runs, executor_id=executor)
+
+
+def build_sync_engine(
+    settings: Settings,
+    role: SyncRole,
+    *,
+    db: Database,
+    connections: ConnectionRepository,
+    keeper: SessionKeeper,
+    clients: BillClients,
+    events: Events,
+    executor_id: str | None = None,
+) -> SyncEngine:
+    """The engine of this process, subscribed to connection events (started by the caller)."""
+    try:
+        plan = SyncPlan.parse(settings.sync_defaults)
+    except ValidationError as exc:
+        raise ConfigurationError(exc.message) from None
+    context = StepContext(
+        fetcher=PageFetcher(connections=connections, keeper=keeper, clients=clients),
+        records=RecordRepository(db),
+        states=SyncStateRepository(db),
+    )
+    engine = SyncEngine(context, dbos_options(settings, role, executor_id=executor_id), plan=plan)
+    follow_connections(events, engine)
+    return engine
