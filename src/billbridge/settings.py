@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     connect_session_purge_seconds: float = Field(
         default=600.0, gt=0, description="How often expired connect sessions are deleted."
     )
-
     sync_defaults: str = Field(
         default="all",
         description="Syncs a new connection starts: all, none, or 'vendors=every 15m,bills,...'.",

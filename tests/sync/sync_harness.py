@@ -103,7 +103,8 @@ class SyncHarness:
     async def run(self, conn: Connection, sync: str, *, full: bool = False) -> dict[str, Any]:
         """Queue one run and wait for its result."""
         [queued] = await self.engine.trigger(conn.pk, [sync], full=full)
-        assert queued.workflow_id is not None, f"a run of {sync} was already queued"
+        assert queued.new, f"a run of {sync} was already queued"
+        assert queued.workflow_id is not None
         handle = await DBOS.retrieve_workflow_async(queued.workflow_id)
         result: dict[str, Any] = await handle.get_result()
         return result

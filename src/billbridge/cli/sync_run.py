@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -62,7 +61,8 @@ def run(
 
 
 async def _run(settings: Settings, connection_id: str, integration: str, names: list[str], full: bool) -> int:
-    executor = f"cli-{socket.gethostname()}-{os.getpid()}"
+    # Stable per host: running the command again after a crash resumes the interrupted runs.
+    executor = f"cli-{socket.gethostname()}"
     async with open_runtime(settings, sync_role="worker", executor_id=executor) as rt:
         conn = await rt.connections.get(connection_id, integration)
         if conn is None:
@@ -108,7 +108,7 @@ async def _follow(rt: Runtime, conn: Connection, names: list[str], full: bool) -
         pending = {q.sync: q.workflow_id for q in queued if q.workflow_id}
         for q in queued:
             if q.workflow_id is None:
-                progress.update(tasks[q.sync], status="already running elsewhere")
+                progress.update(tasks[q.sync], status="finished meanwhile")
         while pending:
             await asyncio.sleep(0.2)
             budget = rt.clients.limits.requests_left(dev_key)

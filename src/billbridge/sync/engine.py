@@ -10,13 +10,14 @@ DBOS schedule per (connection, sync) would cost a thread per schedule in every p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from dbos import DBOS, SetEnqueueOptions
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSQueueDeduplicatedError
 
 from billbridge.store import Connection
@@ -33,20 +34,25 @@ TICK_SCHEDULE: Final = "billbridge-sync-tick"
 
 
 def dedup_id(connection_pk: int, sync: str) -> str:
-    """The queue deduplication id of a (connection, sync): one run at a time."""
-    return f"sync:{connection_pk}:{sync}"
+    """The queue deduplication id of a (connection, sync): one run at a time.
+
+    Run workflow ids start with it too, so a connection's runs are found by prefix.
+    """
+    return f"sync:{connection_pk}:{sync}:"
 
 
 @dataclass(frozen=True, slots=True)
 class Enqueued:
-    """What a trigger did for one sync: a new run (its workflow id) or none (one is already on)."""
+    """What a trigger did for one sync: the run's workflow id, and whether it was queued now
+    (False: the run already queued or running was found; its id if still there)."""
 
     sync: str
     workflow_id: str | None
+    new: bool = True
 
     @property
     def already_running(self) -> bool:
-        return self.workflow_id is None
+        return not self.new
 
 
 class SyncEngine:
@@ -122,26 +128,16 @@ class SyncEngine:
         """A deleted connection: cancel its queued and running syncs; returns how many."""
         if not self._launched:
             return 0
-        prefix = f"sync:{connection_pk}:"
-        cancelled = 0
-        for status in ("ENQUEUED", "PENDING"):
-            for workflow in await DBOS.list_workflows_async(status=status, name=sync_run.__qualname__):
-                if (workflow.deduplication_id or "").startswith(prefix) or _args_pk(
-                    workflow
-                ) == connection_pk:
-                    await DBOS.cancel_workflow_async(workflow.workflow_id)
-                    cancelled += 1
-        return cancelled
+        running = await DBOS.list_workflows_async(
+            status=["ENQUEUED", "PENDING"], workflow_id_prefix=f"sync:{connection_pk}:", load_input=False
+        )
+        for workflow in running:
+            await DBOS.cancel_workflow_async(workflow.workflow_id)
+        return len(running)
 
     async def run_due(self) -> list[Enqueued]:
         """Queue every enabled sync whose next run is due (what the tick does)."""
         return await enqueue_due(self.context)
-
-
-def _args_pk(workflow: Any) -> int | None:
-    args = getattr(workflow, "input", None)
-    positional: Sequence[Any] = getattr(args, "args", ()) if args is not None else ()
-    return positional[0] if positional and isinstance(positional[0], int) else None
 
 
 async def enqueue(connection_pk: int, sync: str, *, full: bool = False) -> Enqueued:
@@ -150,12 +146,24 @@ async def enqueue(connection_pk: int, sync: str, *, full: bool = False) -> Enque
     queue = await DBOS.retrieve_queue_async(QUEUE)
     if queue is None:
         raise RuntimeError("the sync queue is not registered; start the sync engine first")
+    key = dedup_id(connection_pk, sync)
     try:
-        with SetEnqueueOptions(deduplication_id=dedup_id(connection_pk, sync)):
+        with SetWorkflowID(key + uuid.uuid4().hex), SetEnqueueOptions(deduplication_id=key):
             handle = await queue.enqueue_async(sync_run, connection_pk, sync, full)
     except DBOSQueueDeduplicatedError:
-        return Enqueued(sync, None)
+        return Enqueued(sync, await current_run(connection_pk, sync), new=False)
     return Enqueued(sync, handle.workflow_id)
+
+
+async def current_run(connection_pk: int, sync: str) -> str | None:
+    """The workflow id of the (connection, sync)'s queued or running run, if any."""
+    found = await DBOS.list_workflows_async(
+        status=["ENQUEUED", "PENDING"],
+        workflow_id_prefix=dedup_id(connection_pk, sync),
+        load_input=False,
+        limit=1,
+    )
+    return found[0].workflow_id if found else None
 
 
 async def due_syncs(context: steps.StepContext) -> list[tuple[int, str]]:
