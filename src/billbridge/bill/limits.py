@@ -9,8 +9,10 @@ every client of a process; budgets are counted in UTC clock hours.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from billbridge.errors import ValidationError
@@ -33,6 +35,22 @@ def next_hour(epoch: float) -> datetime:
 def next_minute(epoch: float) -> datetime:
     """The start of the next minute: when Spend & Expense's per-minute budget returns."""
     return datetime.fromtimestamp(epoch - epoch % 60 + 60, tz=UTC)
+
+
+def key_digest(dev_key: str) -> str:
+    """A short, stable stand-in for a developer key (a secret) in metrics, logs and the database."""
+    return hashlib.sha256(f"billbridge-dev-key\0{dev_key}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What a developer key may still spend this hour (as counted here; BILL's word wins)."""
+
+    requests_left: int
+    logins_left: int
+    reset_at: datetime
+    requests_per_hour: int = REQUESTS_PER_HOUR
+    logins_per_hour: int = LOGINS_PER_HOUR
 
 
 class Limits:
@@ -143,3 +161,13 @@ class Limits:
         else:
             self._requests[dev_key] = self.requests_per_hour
         return next_hour(now)
+
+    async def budget(self, dev_key: str) -> Budget:
+        """What ``dev_key`` may still spend this hour."""
+        return Budget(
+            requests_left=self.requests_left(dev_key),
+            logins_left=self.logins_left(dev_key),
+            reset_at=self.reset_at(),
+            requests_per_hour=self.requests_per_hour,
+            logins_per_hour=self.logins_per_hour,
+        )

@@ -26,6 +26,7 @@ from billbridge.connections import (
     send_auth_webhooks,
 )
 from billbridge.connections.idempotency import IdempotentRequests
+from billbridge.runtime.metrics import Metrics, limits_reader
 from billbridge.runtime.syncs import SyncRole, build_sync_engine
 from billbridge.settings import Settings
 from billbridge.store import (
@@ -68,6 +69,7 @@ class Runtime:
     signing_key: SigningKey
     secret_keys: SecretKeys
     syncs: SyncEngine
+    metrics: Metrics
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -132,6 +134,8 @@ async def open_runtime(
             executor_id=executor_id,
         )
         record_operations(events, operations)
+        metrics = Metrics(limits_reader(connections, clients.limits))
+        metrics.subscribe(events)
         runtime = Runtime(
             settings=settings,
             db=db,
@@ -153,6 +157,7 @@ async def open_runtime(
             signing_key=signing_key,
             secret_keys=SecretKeys(api_keys.verify, on_verified=signing_key.learn),
             syncs=syncs,
+            metrics=metrics,
         )
         # Launched last and stopped first: its runs use every service above.
         await syncs.start()

@@ -17,6 +17,7 @@ from billbridge.web.api import auth, connect_sessions, connections, integrations
 from billbridge.web.api.proxy import proxy_routes
 from billbridge.web.connect_ui import router as connect_ui_router
 from billbridge.web.errors import install_exception_handlers
+from billbridge.web.metrics import router as metrics_router
 from billbridge.web.request_guard import RequestGuard
 
 # nango-compat §1: what browsers may send cross-origin (the frontend SDK and the Connect UI).
@@ -82,6 +83,7 @@ def create_app(
     ):
         app.include_router(router)
     app.include_router(connect_ui_router)
+    app.include_router(metrics_router)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
     # Before every route, so a refused body is never read; inside CORS, so browsers see the refusal.
     app.add_middleware(

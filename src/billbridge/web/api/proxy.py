@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 import structlog
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from billbridge.bill.transport import StreamedResponse
 from billbridge.connections.idempotency import IDEMPOTENT_METHODS, check_key
@@ -163,22 +164,41 @@ async def _reply_error(send: Send, exc: ApiError | BillbridgeError) -> None:
     await _send(send, response.status_code, bytes(response.body), _encoded(kept))
 
 
+class _StatusWatch:
+    """Passes ASGI messages on and notes the status the answer started with (for the metrics)."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status: int | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class ProxyEndpoint:
     """The ASGI app behind the route (a class, so Starlette passes scope/receive/send through)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward one request to BILL for the connection named in the headers."""
         services: Runtime = scope["app"].state.runtime
+        started = time.perf_counter()
+        watch = _StatusWatch(send)
         try:
-            await _proxy(services, scope, receive, send)
+            await _proxy(services, scope, receive, watch)
         except (ApiError, BillbridgeError) as exc:
-            await _reply_error(send, exc)
+            await _reply_error(watch, exc)
         except BodyTooLargeError as exc:
-            await _reply_error(send, exc.as_api_error())
+            await _reply_error(watch, exc.as_api_error())
         except Exception as exc:
             log.error("proxy_failed", error_type=type(exc).__name__)
             failure = ApiError(500, "server_error", "The proxy failed unexpectedly; it has been logged.")
-            await _reply_error(send, failure)
+            await _reply_error(watch, failure)
+        finally:
+            services.metrics.proxied(watch.status, started)
 
 
 async def _proxy(services: Runtime, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,17 @@
+"""``GET /metrics``: Prometheus metrics, behind the secret key like the rest of the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import Response
+
+from billbridge.web.deps import RuntimeDep, require_secret_key
+
+router = APIRouter(tags=["metrics"], dependencies=[Depends(require_secret_key)])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(services: RuntimeDep) -> Response:
+    """Every metric in Prometheus' text format (``Authorization: Bearer <secret key>``)."""
+    return Response(await services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
