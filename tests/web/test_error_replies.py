@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from billbridge.connections import LinkRefusedError, login_failure
+from billbridge.connections.idempotency import IdempotencyError
 from billbridge.errors import (
     BillAPIError,
     BillbridgeError,
@@ -46,6 +47,7 @@ SOON = datetime.now(UTC) + timedelta(minutes=5)
         (FilterError("bad filter", http_status=400), 502),
         (MfaError("code", http_status=400), 502),
         (BillAPIError("odd", http_status=418), 502),
+        (IdempotencyError("reused", code="idempotency_key_reused"), 409),
         (DecryptionError("key"), 500),
         (BillbridgeError("anything", http_status=409), 500),
     ],

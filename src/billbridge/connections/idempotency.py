@@ -32,9 +32,6 @@ class IdempotencyError(BillbridgeError):
 
     default_code = "idempotency_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, code=code, http_status=409)
-
 
 def request_fingerprint(method: str, path: str, query: Sequence[tuple[str, str]], body: bytes) -> str:
     """What makes two requests "the same" for a key: method, path, query and body."""

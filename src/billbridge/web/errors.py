@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from billbridge.connections import UNREACHABLE, LinkInputError, LinkRefusedError
+from billbridge.connections.idempotency import IdempotencyError
 from billbridge.errors import (
     BillAPIError,
     BillbridgeError,
@@ -118,6 +119,7 @@ REPLY_STATUS: Final[Mapping[type[BillbridgeError], int]] = MappingProxyType(
     {
         ValidationError: 400,
         LinkRefusedError: 400,
+        IdempotencyError: 409,
         NotFoundError: 404,
         ConnectionStateError: 424,  # the connection must be re-linked, or wait for its cooldown
         UntrustedSessionError: 403,
