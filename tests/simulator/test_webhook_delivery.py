@@ -320,3 +320,16 @@ async def test_events_no_record_change_raises_can_be_raised_by_hand(frozen: Demo
     assert [e["id"] for e in raised.json()["events"]] == [payload["metadata"]["eventId"]]
     unknown = await http.post("/_sim/webhooks/events", json={"event": "payment.exploded"})
     assert unknown.status_code == 400
+
+
+async def test_payment_notifications_carry_the_vendor_and_billing_type(frozen: Demo) -> None:
+    payment = (await frozen.get("/payments", max=1)).json()["results"][0]
+    async with webhook_receiver() as receiver:
+        sub = await subscribe(frozen, receiver.url, ["payment.updated"])
+        change = {"action": "change", "family": "payments", "id": payment["id"], "fields": {"status": "PAID"}}
+        await frozen.http.post("/_sim/objects", json=change)
+        [received] = await receiver.wait_for(1)
+    sent = verified(received, sub["securityKey"])["payment"]
+    assert sent["vendor"] == {"id": payment["vendorId"], "name": payment["vendorName"]}
+    assert sent["billingType"] == "BDC"
+    assert sent["status"] == "PAID"

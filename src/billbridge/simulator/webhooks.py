@@ -51,6 +51,27 @@ def _page_size(raw: str | None) -> int:
     return int(raw)
 
 
+def _with_documented_extras(event: str, obj: Record, store: FamilyStore) -> Record:
+    """Fields BILL adds to notifications beyond the object as the API returns it."""
+    vendor_id = obj.get("vendorId")
+    if not vendor_id or not event.startswith(("bill.", "payment.")):
+        return obj
+    name = obj.get("vendorName")
+    if name is None:
+        vendor = store.refs.find("vendors", str(vendor_id)) if store.refs else None
+        name = vendor.get("name") if vendor is not None else None
+    if event.startswith("bill."):
+        # Every bill notification names the vendor (changelog 2025-04-10).
+        if name is not None:
+            obj.setdefault("vendorName", name)
+    else:
+        # payment.updated carries the vendor and where the payment came from (changelog 2024-09-16);
+        # payments here are made through the API, which BILL reports as BDC.
+        obj.setdefault("vendor", {"id": vendor_id, "name": name})
+        obj.setdefault("billingType", "BDC")
+    return obj
+
+
 class Webhooks:
     """Event history and deliveries of every subscription.
 
@@ -80,12 +101,7 @@ class Webhooks:
         targets = self.subscriptions.matching(org_id, event)
         if not targets:
             return
-        obj = dict(record)
-        if event.startswith("bill.") and "vendorName" not in obj and obj.get("vendorId"):
-            # BILL adds the vendor's name to every bill notification (changelog 2025-04-10).
-            vendor = store.refs.find("vendors", str(obj["vendorId"])) if store.refs else None
-            if vendor is not None and "name" in vendor:
-                obj["vendorName"] = vendor["name"]
+        obj = _with_documented_extras(event, dict(record), store)
         for subscription in targets:
             self.notify(subscription, event, obj)
 
