@@ -19,8 +19,10 @@ def _register() -> None:
         demo,
         keys,
         link,
+        records,
         serve,
         simulator_cmd,
+        sync,
         sync_run,
         worker,
     )

@@ -76,6 +76,7 @@ from billbridge.connections.linking import (
     session_tags,
     target_from_session,
 )
+from billbridge.connections.sync_webhooks import SyncWebhooks, sync_body
 from billbridge.connections.webhooks import (
     SigningKey,
     WebhookSender,
@@ -92,6 +93,7 @@ __all__ += [
     "LinkRefusedError",
     "LinkTarget",
     "SigningKey",
+    "SyncWebhooks",
     "WebhookSender",
     "auth_body",
     "check_session_allows",
@@ -100,5 +102,6 @@ __all__ += [
     "parse_link_form",
     "session_tags",
     "signature_headers",
+    "sync_body",
     "target_from_session",
 ]

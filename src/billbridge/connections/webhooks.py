@@ -151,6 +151,15 @@ class WebhookSender:
             url_override=connection.webhook_url_override,
         )
 
+    def url_for(self, override: str | None) -> str | None:
+        """Where a connection's webhooks go: its override, else the configured URL (None: nowhere).
+
+        As for ``auth`` webhooks, nothing is sent when no URL is configured.
+        """
+        if self._url is None:
+            return None
+        return override or self._url
+
     def auth(self, *, url_override: str | None = None, **fields: Any) -> None:
         """Queue an ``auth`` webhook (fields as :func:`auth_body`); a no-op without a receiver URL."""
         if self._url is None:

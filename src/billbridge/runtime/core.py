@@ -19,6 +19,7 @@ from billbridge.connections import (
     SecretKeys,
     SessionKeeper,
     SigningKey,
+    SyncWebhooks,
     TransportFactory,
     WebhookSender,
     integrations_from_settings,
@@ -58,6 +59,7 @@ class Runtime:
     operations: OperationRepository
     records: RecordRepository
     sync_states: SyncStateRepository
+    sync_webhooks: SyncWebhooks
     integrations: dict[str, Integration]
     clients: BillClients
     events: Events
@@ -123,14 +125,19 @@ async def open_runtime(
         accounts = Accounts(connections, clients, keeper, events)
         stack.push_async_callback(accounts.drain)
         send_auth_webhooks(events, webhooks)
+        records = RecordRepository(db)
+        sync_states = SyncStateRepository(db)
+        sync_webhooks = SyncWebhooks(connections, sync_states, webhooks)
         syncs = build_sync_engine(
             settings,
             sync_role,
-            db=db,
             connections=connections,
             keeper=keeper,
             clients=clients,
             events=events,
+            records=records,
+            states=sync_states,
+            webhook=sync_webhooks.send,
             executor_id=executor_id,
         )
         record_operations(events, operations)
@@ -144,8 +151,9 @@ async def open_runtime(
             api_keys=api_keys,
             connect_sessions=ConnectSessionRepository(db, keyring),
             operations=operations,
-            records=RecordRepository(db),
-            sync_states=SyncStateRepository(db),
+            records=records,
+            sync_states=sync_states,
+            sync_webhooks=sync_webhooks,
             integrations=integrations,
             clients=clients,
             events=events,

@@ -13,10 +13,9 @@ from typing import Literal
 from billbridge.connections import BillClients, Events, SessionKeeper
 from billbridge.errors import ConfigurationError, ValidationError
 from billbridge.settings import Settings
-from billbridge.store import ConnectionRepository, Database
-from billbridge.store.records import RecordRepository
-from billbridge.store.sync_state import SyncStateRepository
+from billbridge.store import ConnectionRepository, RecordRepository, SyncStateRepository
 from billbridge.sync import DbosOptions, PageFetcher, StepContext, SyncEngine, SyncPlan, default_executor_id
+from billbridge.sync.notify import WebhookSend
 from billbridge.sync.reactions import follow_connections
 
 SyncRole = Literal["api", "worker", "none"]
@@ -37,22 +36,28 @@ def build_sync_engine(
     settings: Settings,
     role: SyncRole,
     *,
-    db: Database,
     connections: ConnectionRepository,
     keeper: SessionKeeper,
     clients: BillClients,
     events: Events,
+    records: RecordRepository,
+    states: SyncStateRepository,
+    webhook: WebhookSend | None = None,
     executor_id: str | None = None,
 ) -> SyncEngine:
-    """The engine of this process, subscribed to connection events (started by the caller)."""
+    """The engine of this process, subscribed to connection events (started by the caller).
+
+    ``webhook`` sends a run's ``sync`` webhook (the engine delivers it as a durable workflow).
+    """
     try:
         plan = SyncPlan.parse(settings.sync_defaults)
     except ValidationError as exc:
         raise ConfigurationError(exc.message) from None
     context = StepContext(
         fetcher=PageFetcher(connections=connections, keeper=keeper, clients=clients),
-        records=RecordRepository(db),
-        states=SyncStateRepository(db),
+        records=records,
+        states=states,
+        webhook=webhook,
     )
     engine = SyncEngine(context, dbos_options(settings, role, executor_id=executor_id), plan=plan)
     follow_connections(events, engine)

@@ -20,7 +20,7 @@ import structlog
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSQueueDeduplicatedError
 
-from billbridge.store import Connection
+from billbridge.store import Connection, Frequency, parse_frequency
 from billbridge.sync import runstate, steps
 from billbridge.sync.definitions import get_sync
 from billbridge.sync.launch import DbosOptions, launch_dbos, shutdown_dbos
@@ -106,6 +106,10 @@ class SyncEngine:
             self._launched = False
             await shutdown_dbos()
         steps.install(None)
+
+    def default_frequency(self, name: str) -> Frequency:
+        """How often ``name`` runs unless a connection chose otherwise: the plan's, else its own."""
+        return self.plan.frequencies.get(name) or parse_frequency(get_sync(name).frequency)
 
     async def trigger(
         self, connection_pk: int, names: Iterable[str], *, full: bool = False

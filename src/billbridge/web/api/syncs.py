@@ -41,6 +41,10 @@ SyncName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]+$", max_len
 class SyncControl(Protocol):
     """What the routes need of the sync engine."""
 
+    @property
+    def is_launched(self) -> bool:
+        """Whether this process can queue runs."""
+
     async def trigger(
         self, connection_pk: int, names: Iterable[str], *, full: bool = False
     ) -> Sequence[object]:
@@ -83,11 +87,10 @@ class FrequencyBody(_Strict):
 
 
 def _engine(services: Runtime) -> SyncControl:
-    engine: SyncControl | None = getattr(services, "syncs", None)
-    if engine is None:
-        raise ApiError(
-            503, "syncs_unavailable", "This server runs no sync engine; start it with syncs enabled."
-        )
+    """The sync engine, if this process launched one (a server always does)."""
+    engine: SyncControl = services.syncs
+    if not engine.is_launched:
+        raise ApiError(503, "syncs_unavailable", "This process runs no sync engine; use billbridge serve.")
     return engine
 
 
@@ -122,8 +125,16 @@ async def trigger(request: Request, services: RuntimeDep) -> dict[str, Any]:
         if clear:
             await services.records.delete_model_records(state.connection_pk, state.model)
         by_connection.setdefault(state.connection_pk, []).append(state.name)
-    for connection_pk, names in by_connection.items():
-        await engine.trigger(connection_pk, names, full=full or clear)
+    try:
+        for connection_pk, names in by_connection.items():
+            await engine.trigger(connection_pk, names, full=full or clear)
+    except RuntimeError:
+        # The engine is not launched in this process (the sync role is "none").
+        raise ApiError(
+            503,
+            "syncs_unavailable",
+            "This process runs no sync engine; trigger syncs through billbridge serve.",
+        ) from None
     return {"success": True}
 
 
@@ -184,7 +195,7 @@ async def update_frequency(request: Request, services: RuntimeDep) -> dict[str, 
     if state is None or (body.sync_variant or "base") != "base":
         raise ApiError(400, "unknown_sync", f"The connection has no sync {body.sync_name!r}.")
     if body.frequency is None:
-        every = _engine(services).default_frequency(body.sync_name)
+        every = services.syncs.default_frequency(body.sync_name)
     else:
         try:
             every = parse_frequency(body.frequency)
