@@ -114,7 +114,7 @@ async def test_override_url_and_nothing_to_send(
         (hook,) = await other.wait_for(1)
         assert json.loads(hook.body)["syncType"] == "INCREMENTAL"
     # A sync or connection that is gone: nothing to deliver, and nothing to retry.
-    assert await send(pk, "bills", outcome) is True
+    assert await send(pk, "no-such-sync", outcome) is True
     assert await send(pk + 100, "vendors", outcome) is True
     assert len(receiver.received) == 1
 

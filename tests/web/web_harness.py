@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from billbridge.bill import HttpxTransport
 from billbridge.connections import Integration
-from billbridge.runtime import Runtime
+from billbridge.runtime import Runtime, SyncRole
 from billbridge.settings import Settings, get_settings
 from billbridge.store.models import ConnectionRow
 from billbridge.web import create_app
@@ -90,14 +90,19 @@ class Api:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, *, sandbox: Any, production: Any) -> AsyncIterator[Api]:
-    """``create_app`` with each integration's BILL transport going to its in-process simulator."""
+async def running_app(
+    settings: Settings, *, sandbox: Any, production: Any, sync_role: SyncRole = "none"
+) -> AsyncIterator[Api]:
+    """``create_app`` with each integration's BILL transport going to its in-process simulator.
+
+    ``sync_role="api"`` launches the sync engine with the app, as ``billbridge serve`` does.
+    """
 
     def transport(integration: Integration) -> HttpxTransport:
         target = sandbox if integration.environment == "sandbox" else production
         return HttpxTransport(httpx.AsyncClient(transport=httpx.ASGITransport(app=target)))
 
-    app = create_app(settings, transport_factory=transport)
+    app = create_app(settings, transport_factory=transport, sync_role=sync_role)
     auth = {"Authorization": f"Bearer {SECRET_KEY}"}
     async with (
         app.router.lifespan_context(app),
