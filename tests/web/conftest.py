@@ -52,6 +52,21 @@ async def api(
 
 
 @pytest.fixture
+async def hooked(
+    sim_app: Any, production_sim_app: Any, sqlite_database_url: str, tmp_path: Path, receiver: WebhookReceiver
+) -> AsyncIterator[Api]:
+    """The app with its webhook URL set to ``receiver``."""
+    settings = make_settings(
+        tmp_path,
+        database_url=sqlite_database_url,
+        encryption_key=SecretStr(TEST_KEY_LINE),
+        webhook_url=receiver.url,
+    )
+    async with running_app(settings, sandbox=sim_app, production=production_sim_app) as running:
+        yield running
+
+
+@pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
     """A real HTTP server on a loopback port that records the webhooks it receives."""
     async with WebhookReceiver.running() as server:

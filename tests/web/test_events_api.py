@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
-import pytest
 from pydantic import SecretStr
-from web_harness import Api, WebhookReceiver, make_settings, running_app
+from web_harness import Api, WebhookReceiver
 
 from billbridge.connections import Event
 from billbridge.store import Operation
-from fixtures_db import TEST_KEY_LINE
 
 Form = Callable[..., dict[str, str]]
 KEY = {"provider_config_key": "bill-sandbox"}
-
-
-@pytest.fixture
-async def hooked(
-    sim_app: Any, production_sim_app: Any, sqlite_database_url: str, tmp_path: Path, receiver: WebhookReceiver
-) -> AsyncIterator[Api]:
-    settings = make_settings(
-        tmp_path,
-        database_url=sqlite_database_url,
-        encryption_key=SecretStr(TEST_KEY_LINE),
-        webhook_url=receiver.url,
-    )
-    async with running_app(settings, sandbox=sim_app, production=production_sim_app) as running:
-        yield running
 
 
 def _seen(api: Api) -> list[Event]:

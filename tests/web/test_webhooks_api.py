@@ -6,12 +6,11 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pydantic import SecretStr
 from web_harness import SECRET_KEY, Api, WebhookReceiver, make_settings, running_app
 
@@ -19,20 +18,6 @@ from fixtures_db import TEST_KEY_LINE
 
 Form = Callable[..., dict[str, str]]
 SIGNING_KEY = "whsec-test-signing-key"
-
-
-@pytest.fixture
-async def hooked(
-    sim_app: Any, production_sim_app: Any, sqlite_database_url: str, tmp_path: Path, receiver: WebhookReceiver
-) -> AsyncIterator[Api]:
-    settings = make_settings(
-        tmp_path,
-        database_url=sqlite_database_url,
-        encryption_key=SecretStr(TEST_KEY_LINE),
-        webhook_url=receiver.url,
-    )
-    async with running_app(settings, sandbox=sim_app, production=production_sim_app) as running:
-        yield running
 
 
 def _check_signatures(body: bytes, headers: dict[str, str], key: str) -> None:

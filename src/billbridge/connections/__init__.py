@@ -21,7 +21,7 @@ from billbridge.connections.integrations import (
     get_integration,
     integrations_from_settings,
 )
-from billbridge.connections.login_policy import IDLE_TIMEOUT, REUSE_WINDOW
+from billbridge.connections.login_policy import IDLE_TIMEOUT
 from billbridge.connections.paths import confine_path, is_spend_path
 from billbridge.connections.proxy import Proxy
 from billbridge.connections.reactions import record_operations, send_auth_webhooks
@@ -31,7 +31,6 @@ from billbridge.connections.sessions import LiveSession, SessionKeeper
 __all__ = [
     "CONNECT_PREFIX",
     "IDLE_TIMEOUT",
-    "REUSE_WINDOW",
     "Accounts",
     "BillClients",
     "Clock",
@@ -80,8 +79,6 @@ from billbridge.connections.sync_webhooks import SyncWebhooks, sync_body
 from billbridge.connections.webhooks import (
     SigningKey,
     WebhookSender,
-    auth_body,
-    signature_headers,
 )
 
 __all__ += [
@@ -95,13 +92,11 @@ __all__ += [
     "SigningKey",
     "SyncWebhooks",
     "WebhookSender",
-    "auth_body",
     "check_session_allows",
     "link_account",
     "login_failure",
     "parse_link_form",
     "session_tags",
-    "signature_headers",
     "sync_body",
     "target_from_session",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
 
 from billbridge.bill import Environment, environment
 from billbridge.errors import NotFoundError
@@ -44,16 +43,6 @@ class Integration:
     def api_base(self) -> str:
         """Base URL of BILL's v3 API (the proxy's upstream root)."""
         return self.gateway + "/connect"
-
-    @property
-    def origin(self) -> str:
-        """``scheme://host[:port]`` of the gateway, lower-cased, for host allow-lists."""
-        return _origin(self.gateway)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def integrations_from_settings(settings: Settings) -> dict[str, Integration]:
