@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pydantic import SecretStr
 from web_harness import SECRET_KEY, Api, WebhookReceiver, make_settings, running_app
 
@@ -17,20 +16,6 @@ from fixtures_db import TEST_KEY_LINE
 
 Form = Callable[..., dict[str, str]]
 STARTED = "2026-03-01T12:00:00.000+00:00"
-
-
-@pytest.fixture
-async def hooked(
-    sim_app: Any, production_sim_app: Any, sqlite_database_url: str, tmp_path: Path, receiver: WebhookReceiver
-) -> AsyncIterator[Api]:
-    settings = make_settings(
-        tmp_path,
-        database_url=sqlite_database_url,
-        encryption_key=SecretStr(TEST_KEY_LINE),
-        webhook_url=receiver.url,
-    )
-    async with running_app(settings, sandbox=sim_app, production=production_sim_app) as running:
-        yield running
 
 
 async def linked_with_sync(api: Api, form: dict[str, str]) -> tuple[str, int]:
