@@ -14,9 +14,13 @@ import uvicorn
 
 from billbridge.cli import _server, app
 from billbridge.cli._logging import configure_logging
-from billbridge.cli._output import console, fail, load_settings
+from billbridge.cli._output import console, err_console, fail, load_settings
+from billbridge.errors import ConfigurationError
 from billbridge.settings import Settings
-from billbridge.store import ApiKeyRepository, Database, Keyring
+from billbridge.store import ApiKeyRepository, Database, open_keyring
+from billbridge.store.data_dir import ServeLock, create_private_directory, wide_permissions
+from billbridge.store.db import sqlite_file
+from billbridge.store.keyfile import key_file_path
 from billbridge.web import create_app
 
 
@@ -40,11 +44,15 @@ def server_settings(host: str, port: int, **overrides: object) -> Settings:
 
 
 async def prepare(settings: Settings) -> Prepared:
-    """Create the data directory, key file, schema and secret key if they do not exist yet."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keyring = Keyring.from_settings(settings)
+    """Create the data directory, key file, schema and secret key if they do not exist yet.
+
+    Raises:
+        MissingKeyError: the database holds secrets under keys the keyring lacks.
+    """
+    create_private_directory(settings.data_dir)
     db = await Database.open(settings)
     try:
+        keyring = await open_keyring(settings, db)
         generated = await ApiKeyRepository(db, keyring).ensure_secret_key(settings.secret_key)
         database = "PostgreSQL" if db.is_postgres else "SQLite"
     finally:
@@ -100,7 +108,12 @@ def serve(
     for secret in (settings.secret_key, settings.webhook_signing_key, settings.encryption_key):
         if secret is not None:
             redactor.add([secret.get_secret_value()])
-    prepared = asyncio.run(prepare(settings))
+    database = sqlite_file(settings.resolved_database_url)
+    lock = guard_sqlite(settings, database)
+    try:
+        prepared = asyncio.run(prepare(settings))
+    except ConfigurationError as exc:
+        fail(exc.message, code=2)
     shown = f"[{host}]" if ":" in host else host
     announce(settings, prepared, listen=f"http://{shown}:{bound}")
     redactor.add([prepared.secret_key])
@@ -111,7 +124,31 @@ def serve(
         server_header=False,
         lifespan="on",
     )
-    run_until_stopped(_server.Server(config), sock)
+    try:
+        run_until_stopped(_server.Server(config), sock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def guard_sqlite(settings: Settings, database: Path | None) -> ServeLock | None:
+    """On SQLite: refuse a second ``serve`` of the same database, warn about readable files.
+
+    Returns:
+        The held lock (the kernel drops it when this process ends), or None on PostgreSQL.
+    """
+    if database is None:
+        return None
+    create_private_directory(database.parent)
+    lock = ServeLock(database)
+    try:
+        lock.acquire()
+    except ConfigurationError as exc:
+        fail(exc.message, code=2)
+    key_file = key_file_path(settings.data_dir) if settings.encryption_key is None else None
+    for warning in wide_permissions(database.parent, database, key_file):
+        err_console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)
+    return lock
 
 
 def run_until_stopped(server: uvicorn.Server, sock: socket.socket) -> None:

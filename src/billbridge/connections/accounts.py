@@ -21,7 +21,7 @@ from billbridge.connections.events import (
 from billbridge.connections.integrations import Integration
 from billbridge.connections.link_errors import LinkRefusedError
 from billbridge.connections.link_form import LinkForm
-from billbridge.connections.linking import LinkOutcome, LinkTarget, link_account
+from billbridge.connections.linking import DEFAULT_LINK_DEADLINE, LinkOutcome, LinkTarget, link_account
 from billbridge.connections.sessions import SessionKeeper
 from billbridge.errors import BillbridgeError, RateLimitError
 from billbridge.store import Connection, ConnectionRepository, ConnectSession
@@ -40,11 +40,19 @@ class Accounts:
         clients: BILL clients per integration.
         keeper: its cache forgets a connection that is re-linked or deleted.
         events: told ``ConnectionLinked``/``ConnectionRelinked``/``LinkRefused``/``ConnectionDeleted``.
+        link_deadline: seconds BILL has to answer a link's login.
     """
 
     def __init__(
-        self, repo: ConnectionRepository, clients: BillClients, keeper: SessionKeeper, events: Events
+        self,
+        repo: ConnectionRepository,
+        clients: BillClients,
+        keeper: SessionKeeper,
+        events: Events,
+        *,
+        link_deadline: float = DEFAULT_LINK_DEADLINE,
     ) -> None:
+        self._link_deadline = link_deadline
         self._repo = repo
         self._clients = clients
         self._keeper = keeper
@@ -73,6 +81,7 @@ class Accounts:
                 clients=self._clients,
                 target=target,
                 connect_session=connect_session,
+                deadline=self._link_deadline,
             )
         except (LinkRefusedError, RateLimitError) as exc:
             await self._refused(exc, integration, target, connect_session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,12 +15,15 @@ from pydantic import SecretStr
 from billbridge.bill import LoginResult, SessionAuth
 from billbridge.connections.clients import BillClients
 from billbridge.connections.integrations import Integration
-from billbridge.connections.link_errors import login_failure
+from billbridge.connections.link_errors import LinkRefusedError, login_failure
 from billbridge.connections.link_form import LinkForm
 from billbridge.errors import BillbridgeError, NotFoundError, ValidationError
 from billbridge.store import BillCredentials, Connection, ConnectionRepository, ConnectSession, SessionState
 
 log = structlog.get_logger(__name__)
+
+# Seconds BILL has to answer a link's login (BILLBRIDGE_LINK_TIMEOUT_SECONDS).
+DEFAULT_LINK_DEADLINE = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,7 @@ async def link_account(
     target: LinkTarget | None = None,
     connect_session: ConnectSession | None = None,
     now: datetime | None = None,
+    deadline: float = DEFAULT_LINK_DEADLINE,
 ) -> LinkOutcome:
     """Log in to BILL with ``form`` and, only if BILL accepts, store the connection in one step.
 
@@ -93,9 +98,11 @@ async def link_account(
         target: connection id, end user, tags, override URL and config (a connect session's).
         connect_session: the session that authorised this link, checked again here.
         now: the current time (tests).
+        deadline: seconds BILL has to answer the login, retries included.
 
     Raises:
-        LinkRefusedError: BILL refused the login (400) or could not be reached (502).
+        LinkRefusedError: BILL refused the login (400), could not be reached (502), or did not
+            answer within ``deadline`` (504).
         RateLimitError: BILL's hourly login budget for the developer key is spent.
         ValidationError / NotFoundError: the session does not allow this link.
     """
@@ -115,18 +122,30 @@ async def link_account(
             )
     connection_id = connection_id or str(uuid.uuid4())
     existing = await repo.get(connection_id, key)
+    if existing is not None:
+        _check_same_organization(existing, form)
     remember_me_id, device = _remembered_device(existing, form)
     client = clients.for_integration(key)
     try:
-        result = await client.login(
-            username=form.username,
-            password=form.password,
-            organization_id=form.organization_id,
-            dev_key=form.dev_key,
-            # A re-link of the same BILL user keeps the device BILL remembers: no new MFA code.
-            remember_me_id=remember_me_id,
-            device=device,
-        )
+        # One deadline for the whole login: the client's own retries could keep a person at a
+        # spinning form for minutes while BILL hangs.
+        async with asyncio.timeout(deadline):
+            result = await client.login(
+                username=form.username,
+                password=form.password,
+                organization_id=form.organization_id,
+                dev_key=form.dev_key,
+                # A re-link of the same BILL user keeps the device BILL remembers: no new MFA code.
+                remember_me_id=remember_me_id,
+                device=device,
+            )
+    except TimeoutError:
+        raise LinkRefusedError(
+            f"BILL did not answer within {deadline:g} seconds; nothing was stored. Try again in a "
+            "few minutes (BILL's status: status.bill.com).",
+            code="bill_tokens_fetch_error",
+            http_status=504,
+        ) from None
     except BillbridgeError as exc:
         raise login_failure(exc, environment=integration.environment) from None
     credentials = BillCredentials(
@@ -157,6 +176,22 @@ async def link_account(
         raise
     log.info("connection_linked", connection_id=connection_id, provider_config_key=key, created=created)
     return LinkOutcome(connection=connection, created=created)
+
+
+def _check_same_organization(existing: Connection, form: LinkForm) -> None:
+    """A re-link keeps the connection's BILL organization: its data, syncs and webhooks belong to it.
+
+    Raises:
+        ValidationError: ``organization_mismatch`` on ``organization_id``.
+    """
+    linked = existing.credentials.organization_id
+    if form.organization_id.strip() != linked:
+        raise ValidationError(
+            f"This connection belongs to the BILL organization {linked}; reconnect with that "
+            "organization_id. To link another organization, ask the application for a new link.",
+            field="organization_id",
+            code="organization_mismatch",
+        )
 
 
 def _remembered_device(existing: Connection | None, form: LinkForm) -> tuple[SecretStr | None, str | None]:

@@ -40,6 +40,7 @@ from billbridge.store import (
     OperationRepository,
     RecordRepository,
     SyncStateRepository,
+    open_keyring,
 )
 from billbridge.sync import SyncEngine
 
@@ -99,7 +100,7 @@ async def open_runtime(
     async with AsyncExitStack() as stack:
         db = await Database.open(settings)
         stack.push_async_callback(db.close)
-        keyring = Keyring.from_settings(settings)
+        keyring = await open_keyring(settings, db)
         api_keys = ApiKeyRepository(db, keyring)
         if settings.secret_key is not None:
             await api_keys.ensure_secret_key(settings.secret_key)
@@ -122,7 +123,7 @@ async def open_runtime(
         )
         # Closed after the logouts below: their events may still queue webhooks.
         stack.push_async_callback(webhooks.aclose)
-        accounts = Accounts(connections, clients, keeper, events)
+        accounts = Accounts(connections, clients, keeper, events, link_deadline=settings.link_timeout_seconds)
         stack.push_async_callback(accounts.drain)
         send_auth_webhooks(events, webhooks)
         records = RecordRepository(db)

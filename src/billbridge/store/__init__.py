@@ -22,6 +22,7 @@ from billbridge.store.domain import (
     utc_now,
 )
 from billbridge.store.idempotency import IdempotencyRecord, IdempotencyRepository, StoredAnswer
+from billbridge.store.keyring_check import MissingKeyError, open_keyring
 from billbridge.store.locking import LoginHandle
 from billbridge.store.operations import OperationRepository
 from billbridge.store.record_pages import RecordPage
@@ -49,6 +50,7 @@ __all__ = [
     "Key",
     "Keyring",
     "LoginHandle",
+    "MissingKeyError",
     "Operation",
     "OperationRepository",
     "PageCounts",
@@ -66,6 +68,7 @@ __all__ = [
     "create_engine",
     "generate_key",
     "migrate",
+    "open_keyring",
     "parse_frequency",
     "parse_keys",
     "rotate_keys",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from billbridge.errors import ConfigurationError, StoreError
+from billbridge.store.data_dir import create_private_directory, create_private_file
 
 if TYPE_CHECKING:
     from billbridge.settings import Settings
@@ -50,9 +50,15 @@ def parse_database_url(url: str) -> URL:
 def create_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> AsyncEngine:
     """An async engine for ``url``; on SQLite with WAL, busy_timeout and explicit BEGIN handling."""
     parsed = parse_database_url(url) if isinstance(url, str) else url
+    # hide_parameters: a failed statement's message would otherwise carry its values (end users'
+    # names and e-mail addresses) into logs and tracebacks.
     if parsed.get_backend_name() == "postgresql":
-        return create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_async_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+        return create_async_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
+    engine = create_async_engine(
+        parsed, connect_args={"timeout": busy_timeout_ms / 1000}, hide_parameters=True
+    )
     _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
 
@@ -174,10 +180,18 @@ async def create_database(
     return Database(create_engine(parsed, busy_timeout_ms=busy_timeout_ms))
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite database URL (None for PostgreSQL, memory and ``file:`` URIs)."""
+    parsed = parse_database_url(url) if isinstance(url, str) else url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
 def ensure_sqlite_directory(url: URL) -> None:
-    """Create the directory of a SQLite file (private to its owner) if it is missing."""
-    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        directory = Path(url.database).parent
-        if not directory.exists():
-            directory.mkdir(parents=True, mode=0o700)
-            os.chmod(directory, 0o700)
+    """Create the directory (0700) and the file (0600) of a SQLite database if they are missing."""
+    path = sqlite_file(url)
+    if path is not None:
+        create_private_directory(path.parent)
+        create_private_file(path)
