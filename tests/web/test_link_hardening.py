@@ -28,7 +28,7 @@ async def test_a_hanging_bill_meets_one_deadline_for_the_link(api: Api, demo_for
 
     assert response.status_code == 504
     error = response.json()["error"]
-    assert error["code"] == "bill_tokens_fetch_error"
+    assert error["code"] == "bill_timeout"
     assert "did not answer" in error["message"]
     assert await api.count_connections() == 0
 

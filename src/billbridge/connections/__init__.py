@@ -31,6 +31,7 @@ from billbridge.connections.sessions import LiveSession, SessionKeeper
 __all__ = [
     "CONNECT_PREFIX",
     "IDLE_TIMEOUT",
+    "LINK_TIMEOUT",
     "Accounts",
     "BillClients",
     "Clock",
@@ -68,6 +69,7 @@ from billbridge.connections.link_errors import (
 )
 from billbridge.connections.link_form import LinkForm, parse_link_form
 from billbridge.connections.linking import (
+    LINK_TIMEOUT,
     LinkOutcome,
     LinkTarget,
     check_session_allows,

@@ -24,6 +24,8 @@ log = structlog.get_logger(__name__)
 
 # Seconds BILL has to answer a link's login (BILLBRIDGE_LINK_TIMEOUT_SECONDS).
 DEFAULT_LINK_DEADLINE = 30.0
+# The code of a link whose login outlived the deadline (answered 504).
+LINK_TIMEOUT = "bill_timeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,8 @@ async def link_account(
             )
     connection_id = connection_id or str(uuid.uuid4())
     existing = await repo.get(connection_id, key)
-    if existing is not None:
+    if existing is not None and connect_session is not None and connect_session.reconnect is not None:
+        # An end user's reconnect; an operator's re-link (``billbridge link``) may move organizations.
         _check_same_organization(existing, form)
     remember_me_id, device = _remembered_device(existing, form)
     client = clients.for_integration(key)
@@ -143,7 +146,7 @@ async def link_account(
         raise LinkRefusedError(
             f"BILL did not answer within {deadline:g} seconds; nothing was stored. Try again in a "
             "few minutes (BILL's status: status.bill.com).",
-            code="bill_tokens_fetch_error",
+            code=LINK_TIMEOUT,
             http_status=504,
         ) from None
     except BillbridgeError as exc:
@@ -179,7 +182,7 @@ async def link_account(
 
 
 def _check_same_organization(existing: Connection, form: LinkForm) -> None:
-    """A re-link keeps the connection's BILL organization: its data, syncs and webhooks belong to it.
+    """A reconnect keeps the connection's BILL organization: its data, syncs and webhooks belong to it.
 
     Raises:
         ValidationError: ``organization_mismatch`` on ``organization_id``.

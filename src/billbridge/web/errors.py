@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from billbridge.connections import UNREACHABLE, LinkInputError, LinkRefusedError
+from billbridge.connections import LINK_TIMEOUT, UNREACHABLE, LinkInputError, LinkRefusedError
 from billbridge.connections.idempotency import IdempotencyError
 from billbridge.errors import (
     BillAPIError,
@@ -136,6 +136,7 @@ REPLY_STATUS: Final[Mapping[type[BillbridgeError], int]] = MappingProxyType(
 CODE_STATUS: Final[Mapping[str, int]] = MappingProxyType(
     {
         UNREACHABLE: 502,  # Nango's bill_tokens_fetch_error: BILL failed during a link
+        LINK_TIMEOUT: 504,  # BILL did not answer a link's login within its deadline
         "unknown_connect_session_token": 401,
     }
 )
