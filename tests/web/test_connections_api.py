@@ -75,16 +75,7 @@ async def test_changed_password_gives_invalid_credentials_and_a_single_login(
     api: Api, demo_form: Form
 ) -> None:
     connection_id = await api.linked(demo_form())
-    stored = await api.runtime.connections.get(connection_id, "bill-sandbox")
-    assert stored is not None
-    from dataclasses import replace
-
-    from pydantic import SecretStr
-
-    await api.runtime.connections.update_credentials(
-        stored.pk, replace(stored.credentials, password=SecretStr("changed-since"))
-    )
-    api.runtime.keeper.forget(stored.pk)
+    await api.store_wrong_password(connection_id)
 
     first = await _get(api, connection_id, force_refresh="true")
     second = await _get(api, connection_id, force_refresh="true")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import replace
 
-from pydantic import SecretStr
 from web_harness import Api, WebhookReceiver
 
 from billbridge.connections import Event
@@ -84,12 +82,7 @@ async def test_a_refresh_failure_is_told_once_however_many_calls_fail(
 ) -> None:
     connection_id = await hooked.linked(demo_form())
     await receiver.wait_for(1)
-    stored = await hooked.runtime.connections.get(connection_id, "bill-sandbox")
-    assert stored is not None
-    await hooked.runtime.connections.update_credentials(
-        stored.pk, replace(stored.credentials, password=SecretStr("changed"))
-    )
-    hooked.runtime.keeper.forget(stored.pk)
+    await hooked.store_wrong_password(connection_id)
     await hooked.sim.post("/_sim/sessions/invalidate", json={})
     seen = _seen(hooked)
     headers = {"Connection-Id": connection_id, "Provider-Config-Key": "bill-sandbox"}

@@ -7,7 +7,6 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +80,7 @@ async def test_refresh_failure_sends_one_webhook(
 ) -> None:
     connection_id = await hooked.linked(demo_form())
     await receiver.wait_for(1)
-    stored = await hooked.runtime.connections.get(connection_id, "bill-sandbox")
-    assert stored is not None
-    await hooked.runtime.connections.update_credentials(
-        stored.pk, replace(stored.credentials, password=SecretStr("changed"))
-    )
-    hooked.runtime.keeper.forget(stored.pk)
+    await hooked.store_wrong_password(connection_id)
     headers = {"Connection-Id": connection_id, "Provider-Config-Key": "bill-sandbox"}
     await hooked.sim.post("/_sim/sessions/invalidate", json={})
 

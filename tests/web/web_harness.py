@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,14 @@ class Api:
         assert response.status_code == 200, response.text
         connection_id: str = response.json()["connectionId"]
         return connection_id
+
+    async def store_wrong_password(self, connection_id: str, key: str = "bill-sandbox") -> None:
+        """Make the stored password one BILL refuses, as if it had been changed in BILL since."""
+        stored = await self.runtime.connections.get(connection_id, key)
+        assert stored is not None
+        wrong = replace(stored.credentials, password=SecretStr("changed-since"))
+        await self.runtime.connections.update_credentials(stored.pk, wrong)
+        self.runtime.keeper.forget(stored.pk)
 
     async def count_connections(self) -> int:
         """Rows in the connections table (to prove a failure stored nothing)."""
