@@ -42,6 +42,9 @@ SOON = datetime.now(UTC) + timedelta(minutes=5)
         (RateLimitError("spent", reset_at=SOON, http_status=429), 429),
         (ConcurrencyLimitError("busy", http_status=429), 503),
         (BillTransportError("down"), 502),
+        # A proxied call BILL never answered is BILL's failure, not a link's deadline.
+        (BillTransportError("no answer", code="bill_timeout"), 502),
+        (LinkRefusedError("no answer in time", code="bill_timeout"), 504),
         (BillServerError("boom", http_status=503), 502),
         # BILL's 400 to a request billbridge made is not the caller's fault.
         (FilterError("bad filter", http_status=400), 502),

@@ -147,7 +147,6 @@ async def link_account(
             f"BILL did not answer within {deadline:g} seconds; nothing was stored. Try again in a "
             "few minutes (BILL's status: status.bill.com).",
             code=LINK_TIMEOUT,
-            http_status=504,
         ) from None
     except BillbridgeError as exc:
         raise login_failure(exc, environment=integration.environment) from None

@@ -132,22 +132,23 @@ REPLY_STATUS: Final[Mapping[type[BillbridgeError], int]] = MappingProxyType(
         BillbridgeError: 500,
     }
 )
-# Codes whose answer differs from their class's.
-CODE_STATUS: Final[Mapping[str, int]] = MappingProxyType(
+# A class's codes whose answer differs from the class's own.
+CODE_STATUS: Final[Mapping[tuple[type[BillbridgeError], str], int]] = MappingProxyType(
     {
-        UNREACHABLE: 502,  # Nango's bill_tokens_fetch_error: BILL failed during a link
-        LINK_TIMEOUT: 504,  # BILL did not answer a link's login within its deadline
-        "unknown_connect_session_token": 401,
+        (LinkRefusedError, UNREACHABLE): 502,  # Nango's bill_tokens_fetch_error: BILL failed
+        (LinkRefusedError, LINK_TIMEOUT): 504,  # BILL did not answer a link's login in time
+        (NotFoundError, "unknown_connect_session_token"): 401,  # it expired while linking
     }
 )
 
 
 def reply_status(exc: BillbridgeError) -> int:
     """The HTTP status of billbridge's answer to ``exc`` (never BILL's own status)."""
-    by_code = CODE_STATUS.get(exc.code)
-    if by_code is not None:
-        return by_code
-    return next(REPLY_STATUS[cls] for cls in type(exc).__mro__ if cls in REPLY_STATUS)
+    for cls in type(exc).__mro__:
+        status = CODE_STATUS.get((cls, exc.code)) or REPLY_STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
 
 
 def describe(exc: BillbridgeError) -> tuple[int, str, str, list[dict[str, Any]] | None, dict[str, str]]:
