@@ -139,3 +139,14 @@ async def test_payment_single_status_through_its_life(demo: Demo) -> None:
     assert (voided["status"], voided["singleStatus"]) == ("VOIDED", "VOIDED")
     over = await demo.post("/payments", {**body, "amount": bill["dueAmount"] + 1})
     assert error_code(over) == "BDC_1129"
+
+
+async def test_only_a_verified_bank_account_is_archived_and_never_restored(demo: Demo) -> None:
+    bank = await new_bank(demo)
+    pending = await demo.post(f"/funding-accounts/banks/{bank['id']}/archive")
+    assert (pending.status_code, error_code(pending)) == (400, "BDC_1129")
+    await demo.post(f"/funding-accounts/banks/{bank['id']}/verify", {"depositAmount": 0.5})
+    archived = (await demo.post(f"/funding-accounts/banks/{bank['id']}/archive")).json()
+    assert archived["archived"] is True
+    restore = await demo.post(f"/funding-accounts/banks/{bank['id']}/restore")
+    assert (restore.status_code, error_code(restore)) == (404, "BDC_1121")

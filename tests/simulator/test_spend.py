@@ -181,3 +181,24 @@ async def test_transactions_patch_and_parent_budget(
     assert patched.json()["updatedTime"] >= one["updatedTime"]
     fixed = await sim_http.patch(path, headers=token(sim_world), json={"amount": 1})
     assert error_code(fixed) == "BDC_1129"
+
+
+async def test_transaction_custom_fields(sim_http: httpx.AsyncClient, sim_world: dict[str, Any]) -> None:
+    headers = token(sim_world)
+    page = (await sim_http.get("/connect/v3/spend/transactions", headers=headers, params={"max": 50})).json()
+    open_one = next(t for t in page["results"] if not t["isLocked"])
+    locked = next(t for t in page["results"] if t["isLocked"])
+    field = await first(sim_http, sim_world, "custom-fields")
+    body = {"customFields": [{"customFieldId": field, "selectedValues": ["v1"]}]}
+    path = "/connect/v3/spend/transactions/{}/custom-fields"
+    done = (await sim_http.put(path.format(open_one["id"]), headers=headers, json=body)).json()
+    assert done["customFields"] == [{"customFieldId": field, "selectedValues": ["v1"]}]
+    refused = await sim_http.put(path.format(locked["id"]), headers=headers, json=body)
+    assert error_code(refused) == "BDC_1129"
+    unknown = {"customFields": [{"customFieldId": "nope", "selectedValues": []}]}
+    assert (
+        error_code(await sim_http.put(path.format(open_one["id"]), headers=headers, json=unknown))
+        == "BDC_1129"
+    )
+    empty = await sim_http.put(path.format(open_one["id"]), headers=headers, json={"customFields": []})
+    assert error_code(empty) == "BDC_1108"

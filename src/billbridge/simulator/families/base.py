@@ -189,6 +189,7 @@ class FamilySpec:
         creatable: False for read-only families (roles, receivable payments).
         archivable: Whether ``/archive`` and ``/restore`` exist.
         restorable: False when an archived record can never be restored (vendor credits).
+        archive_refusal: Why a record cannot be archived (a BDC_1129 message), or None if it can.
         replaceable: Whether ``PUT /{id}`` exists.
         protected: ``(action, body) -> bool``: the write needs an MFA-trusted session.
         fixed_count: The family has this many records whatever ``--records`` says.
@@ -209,6 +210,7 @@ class FamilySpec:
     creatable: bool = True
     archivable: bool = True
     restorable: bool = True
+    archive_refusal: Callable[[Record], str | None] | None = None
     replaceable: bool = False
     protected: Callable[[str, Record], bool] = _never
     fixed_count: int | None = None

@@ -134,6 +134,13 @@ def _bank_write(write: Write) -> None:
         record["payables"] = record["receivables"] = False
 
 
+def _bank_archive_refusal(bank: Record) -> str | None:
+    # archivebankaccount: only a VERIFIED bank account can be archived; no page restores one.
+    if bank.get("status") != "VERIFIED":
+        return "Only a VERIFIED bank account can be archived; verify it first"
+    return None
+
+
 def _always(action: str, body: Record) -> bool:
     return True
 
@@ -159,6 +166,8 @@ BANK_ACCOUNTS = FamilySpec(
     sorts=LISTS["funding-accounts/banks"].sorts,
     required=("nameOnAccount", "routingNumber", "accountNumber"),
     on_write=_bank_write,
+    restorable=False,
+    archive_refusal=_bank_archive_refusal,
     protected=_always,
     fixed_count=3,
     event="bank-account",

@@ -105,6 +105,9 @@ def _transaction(ctx: GenContext, serial: int) -> Record:
         "merchantName": rng.choice(MERCHANTS),
         "status": "DECLINED" if kind == "DECLINE" else rng.choice(("APPROVED", "COMPLETE")),
         "syncStatus": rng.choice(("NOT_SYNCED", "SYNCED", "ERROR")),
+        # updatetransactioncustomfields: a locked transaction's custom fields cannot change.
+        "isLocked": ctx.pick("tx-locked", serial, 10) == 0,
+        "customFields": [],
         "occurredTime": created,
         "authorizedTime": created,
         "createdTime": created,
@@ -179,7 +182,7 @@ def _card_write(write: Write) -> None:
 #: Transaction fields a PATCH may not touch: what the card network reported (guessed list).
 TRANSACTION_READ_ONLY = frozenset(
     {"cardId", "userId", "budgetId", "parentBudgetUuid", "transactionType", "amount", "merchantName",
-     "status", "occurredTime", "authorizedTime"}
+     "status", "occurredTime", "authorizedTime", "isLocked", "customFields"}
 )  # fmt: skip
 
 

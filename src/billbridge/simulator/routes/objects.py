@@ -115,4 +115,8 @@ async def _update(call: Call, spec: FamilySpec, record_id: str, *, replace: bool
 
 async def _set(call: Call, spec: FamilySpec, record_id: str, field: str, value: Any) -> Response:
     store = _store(call, spec)
+    if field == "archived" and value and spec.archive_refusal is not None:
+        refusal = spec.archive_refusal(store.get(record_id))
+        if refusal is not None:
+            raise SimError("BDC_1129", refusal)
     return json_response(store.set_field(record_id, field, value, now=call.state.timestamp()))

@@ -7,6 +7,8 @@ from starlette.responses import Response
 
 from billbridge.simulator.errors import SimError
 from billbridge.simulator.families import SPEND_CATALOG, FamilySpec
+from billbridge.simulator.families.base import Record
+from billbridge.simulator.families.checks import require
 from billbridge.simulator.gateway import apply_faults, json_response, raw_response, read_json
 from billbridge.simulator.listing import list_page
 from billbridge.simulator.routes import budget_members
@@ -46,7 +48,10 @@ async def handle(state: SimState, request: Request, path: str) -> Response:
     spec = SPEND_CATALOG.get(segments[0])
     rest = segments[1:]
     members = spec is SPEND_CATALOG["budgets"] and len(rest) >= 2 and rest[1] == "members"
-    if spec is None or (len(rest) > 1 and not members) or len(rest) > 3 or any(not s for s in rest):
+    custom = spec is SPEND_CATALOG["transactions"] and rest[1:] == ["custom-fields"]
+    if spec is None or (len(rest) > 1 and not (members or custom)) or len(rest) > 3:
+        raise SimError("BDC_1121")
+    if any(not s for s in rest):
         raise SimError("BDC_1121")
     org, token = _organization(state, request)
     state.limits.count_spend(token, state.now())
@@ -54,6 +59,10 @@ async def handle(state: SimState, request: Request, path: str) -> Response:
     store = state.data.family(org, spec, space="spend")
     if members:
         return await budget_members.handle(state, org, request, store, rest[0], rest[2:])
+    if custom:
+        if method != "PUT":
+            raise SimError("BDC_1121")
+        return json_response(await _set_custom_fields(state, org, request, store, rest[0]))
     if not rest:
         if method == "GET":
             return _list(store, request)
@@ -65,6 +74,34 @@ async def handle(state: SimState, request: Request, path: str) -> Response:
             return json_response(created)
         raise SimError("BDC_1121")
     return await _one(state, request, spec, store, rest[0])
+
+
+async def _set_custom_fields(
+    state: SimState, org: SimOrganization, request: Request, transactions: FamilyStore, transaction_id: str
+) -> Record:
+    """``PUT /v3/spend/transactions/{id}/custom-fields`` (updatetransactioncustomfields): set the
+    selected values (or the note) of custom fields on a transaction that is not locked."""
+    transaction = transactions.get(transaction_id)
+    body = await read_json(request)
+    items = body.get("customFields")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise SimError("BDC_1108", "Missing required field: customFields")
+    if transaction.get("isLocked"):
+        raise SimError("BDC_1129", "The transaction is locked: its custom fields cannot change")
+    fields = state.data.family(org, SPEND_CATALOG["custom-fields"], space="spend")
+    chosen = {entry["customFieldId"]: entry for entry in transaction.get("customFields") or []}
+    for item in items:
+        require(item, ("customFieldId",))
+        if str(item["customFieldId"]) not in fields.records:
+            raise SimError("BDC_1129", f"Invalid customFieldId: {item['customFieldId']}")
+        values = item.get("selectedValues", [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise SimError("BDC_1129", "selectedValues must be a list of value ids")
+        entry = {"customFieldId": str(item["customFieldId"]), "selectedValues": values}
+        if item.get("note") is not None:
+            entry["note"] = str(item["note"])
+        chosen[entry["customFieldId"]] = entry
+    return transactions.force(transaction_id, {"customFields": list(chosen.values())}, now=state.timestamp())
 
 
 async def _one(
