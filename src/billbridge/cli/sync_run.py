@@ -74,6 +74,8 @@ async def _run(settings: Settings, connection_id: str, integration: str, names: 
                 d.name
                 for d, _ in rt.syncs.plan.for_connection(has_api_token=conn.credentials.api_token is not None)
             ]
+        kind = "full refresh" if full else "run"
+        console.print(f"Sync {kind} of connection {connection_id}: {', '.join(names)}", soft_wrap=True)
         return await _follow(rt, conn, names, full)
 
 

@@ -20,6 +20,7 @@ import structlog
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSQueueDeduplicatedError
 
+from billbridge.errors import BillbridgeError
 from billbridge.store import Connection, Frequency, parse_frequency
 from billbridge.sync import runstate, steps
 from billbridge.sync.definitions import get_sync
@@ -31,6 +32,15 @@ log = structlog.get_logger(__name__)
 
 QUEUE: Final = "billbridge-syncs"
 TICK_SCHEDULE: Final = "billbridge-sync-tick"
+
+
+class SyncsUnavailableError(BillbridgeError):
+    """Runs cannot be queued from this process: it did not launch the sync engine."""
+
+    default_code = "syncs_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, http_status=503)
 
 
 def dedup_id(connection_pk: int, sync: str) -> str:
@@ -116,7 +126,9 @@ class SyncEngine:
     ) -> list[Enqueued]:
         """Queue a run of each named sync (at most one per (connection, sync) at a time)."""
         if not self._launched:
-            raise RuntimeError("syncs cannot be queued from this process (the sync engine is not launched)")
+            raise SyncsUnavailableError(
+                "this process runs no sync engine (start `billbridge serve` or a `billbridge worker`)"
+            )
         return [await enqueue(connection_pk, name, full=full) for name in names]
 
     async def start_defaults(self, conn: Connection) -> list[Enqueued]:
