@@ -1,0 +1,163 @@
+"""Two ``billbridge worker`` processes on one PostgreSQL share many connections' syncs and never run
+the same (connection, sync) at once, while ``billbridge serve`` on the same database only queues."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from fixtures_db import TEST_KEY_LINE, libpq_dsn
+from support.processes import Running, free_port, start, wait_http
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+BILLBRIDGE = str(Path(sys.executable).parent / "billbridge")
+READY = r"listening on (http://127\.0\.0\.1:\d+)"
+ORGS = 4
+SYNCS = ["vendors", "bills", "customers"]
+
+
+def _link(api: str, secret_key: str, world: dict[str, Any], org_index: int) -> str:
+    auth = {"Authorization": f"Bearer {secret_key}"}
+    token = httpx.post(
+        f"{api}/connect/sessions", headers=auth, json={"end_user": {"id": f"eu-{org_index}"}}, timeout=30
+    )
+    org = world["organizations"][org_index]
+    creds = {
+        "username": org["users"][0]["username"],
+        "password": org["users"][0]["password"],
+        "organization_id": org["id"],
+        "dev_key": next(k["key"] for k in world["dev_keys"] if org["id"] in k["organization_ids"]),
+    }
+    linked = httpx.post(
+        f"{api}/auth/bill/bill-sandbox",
+        params={"connect_session_token": token.json()["data"]["token"]},
+        json=creds,
+        timeout=60,
+    )
+    assert linked.status_code == 200, linked.text
+    connection_id: str = linked.json()["connectionId"]
+    return connection_id
+
+
+def _runs(dsn: str) -> list[tuple[str, str, str, int, int]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT workflow_uuid, status, executor_id, started_at_epoch_ms, updated_at "
+            "FROM dbos.workflow_status WHERE name = 'billbridge.sync.run'"
+        ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows]
+
+
+def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_database_url: str) -> None:
+    simulator = start(
+        [
+            BILLBRIDGE,
+            "simulator",
+            "--port",
+            "0",
+            "--records",
+            "400",
+            "--latency-ms",
+            "40",
+            "--organizations",
+            str(ORGS),
+        ],
+        log=tmp_path / "sim.log",
+        ready=READY,
+    )
+    secret_key = str(uuid.uuid4())
+    sim = simulator.ready.group(1)
+    env = {
+        "BILLBRIDGE_DATABASE_URL": postgres_database_url,
+        "BILLBRIDGE_ENCRYPTION_KEY": TEST_KEY_LINE,
+        "BILLBRIDGE_SECRET_KEY": secret_key,
+        "BILLBRIDGE_BILL_SANDBOX_URL": sim,
+        "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
+        "BILLBRIDGE_SYNC_DEFAULTS": ",".join(SYNCS),
+    }
+    processes: list[Running] = [simulator]
+    try:
+        server = start(
+            [BILLBRIDGE, "serve", "--port", "0"],
+            log=tmp_path / "serve.log",
+            ready=READY,
+            env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / "data-serve")},
+        )
+        processes.append(server)
+        api = server.ready.group(1)
+        wait_http(f"{api}/health")
+        for name in ("w1", "w2"):
+            processes.append(
+                start(
+                    [BILLBRIDGE, "worker", "--id", name],
+                    log=tmp_path / f"{name}.log",
+                    ready=r"running syncs",
+                    env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}")},
+                )
+            )
+        world = httpx.get(f"{sim}/_sim/world", timeout=10).json()
+        connections = [_link(api, secret_key, world, i) for i in range(ORGS)]
+        auth = {"Authorization": f"Bearer {secret_key}"}
+        for _ in range(3):  # triggers while runs are queued or running: deduplicated
+            for connection_id in connections:
+                answer = httpx.post(
+                    f"{api}/sync/trigger",
+                    headers=auth,
+                    json={
+                        "syncs": SYNCS,
+                        "provider_config_key": "bill-sandbox",
+                        "connection_id": connection_id,
+                    },
+                    timeout=30,
+                )
+                assert answer.status_code == 200, answer.text
+            time.sleep(0.3)
+        dsn = libpq_dsn(postgres_database_url)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            runs = _runs(dsn)
+            if runs and all(status in ("SUCCESS", "ERROR", "CANCELLED") for _, status, *_ in runs):
+                break
+            time.sleep(0.5)
+        runs = _runs(dsn)
+        assert runs
+        assert {status for _, status, *_ in runs} == {"SUCCESS"}
+        assert {executor for _, _, executor, *_ in runs} == {"w1", "w2"}
+        by_sync: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for workflow_id, _, _, started, finished in runs:
+            key = workflow_id.rsplit(":", 1)[0]
+            by_sync[key].append((started, finished))
+        assert len(by_sync) == ORGS * len(SYNCS)
+        for key, spans in by_sync.items():
+            spans.sort()
+            for (_, end), (start_next, _) in itertools.pairwise(spans):
+                assert start_next >= end, f"two runs of {key} overlapped"
+        for i, connection_id in enumerate(connections):
+            org = world["organizations"][i]["id"]
+            for name in SYNCS:
+                expected = httpx.get(
+                    f"{sim}/_sim/objects", params={"family": name, "organization_id": org}
+                ).json()
+                records = httpx.get(
+                    f"{api}/records",
+                    headers={**auth, "Connection-Id": connection_id, "Provider-Config-Key": "bill-sandbox"},
+                    params={
+                        "model": {"vendors": "Vendor", "bills": "Bill", "customers": "Customer"}[name],
+                        "limit": 10000,
+                    },
+                    timeout=30,
+                ).json()["records"]
+                assert len(records) == len(expected["results"]), (connection_id, name)
+    finally:
+        for process in reversed(processes):
+            process.stop()
