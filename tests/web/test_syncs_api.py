@@ -17,12 +17,6 @@ KEY = "bill-sandbox"
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """No default syncs: these tests create exactly the sync states they look at."""
-    return {"sync_defaults": "none"}
-
-
-@pytest.fixture
 async def conn(api: Api, demo_form: Form) -> tuple[str, int]:
     """A linked connection with the vendors and bills syncs (vendors ran once)."""
     connection_id = await api.linked(demo_form())
