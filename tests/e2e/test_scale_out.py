@@ -5,6 +5,8 @@ in flight per organization holds across them."""
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -161,3 +163,35 @@ def test_one_idempotency_key_creates_once_across_two_servers(cluster: Cluster) -
     assert sim_stats(cluster)["requests"] - requests_before == 1
     vendors = httpx.get(f"{cluster.sim}/_sim/objects", params={"family": "vendors"}, timeout=10).json()
     assert sum(vendor["name"] == name for vendor in vendors["results"]) == 1
+
+
+def test_a_deletion_on_one_server_is_seen_at_once_by_the_other(cluster: Cluster) -> None:
+    connection_id = link(cluster)
+    first, second = cluster.apis
+    # The second server has the connection (and its BILL session) in its cache.
+    warm = httpx.get(f"{second}/proxy/v3/vendors", headers=cluster.headers(connection_id), timeout=30)
+    assert warm.status_code == 200, warm.text
+
+    deleted = httpx.delete(
+        f"{first}/connections/{connection_id}",
+        params={"provider_config_key": "bill-sandbox"},
+        headers={"Authorization": f"Bearer {cluster.secret_key}"},
+        timeout=30,
+    )
+    assert deleted.json() == {"success": True}
+
+    # The notice travels asynchronously; the cache's own re-read would take 15 s.
+    answers = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{second}/proxy/v3/vendors", headers=cluster.headers(connection_id), timeout=30)
+        answers.append(answer)
+        if answer.status_code != 200:
+            break
+        time.sleep(0.05)
+    last = answers[-1]
+    assert last.status_code == 400, [a.text for a in answers]
+    error = last.json()["error"]
+    assert error["code"] == "unknown_connection"
+    assert connection_id in error["message"]
+    assert re.search(r"[Cc]onnection \d+", error["message"]) is None, "no internal row id"

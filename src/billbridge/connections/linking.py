@@ -231,7 +231,7 @@ async def _quiet_logout(clients: BillClients, key: str, creds: BillCredentials, 
     try:
         await clients.for_integration(key).logout(auth)
     except Exception as exc:  # best effort: the session expires by itself within 35 minutes
-        log.warning("logout_failed", error=repr(exc))
+        log.warning("logout_failed", error_type=type(exc).__name__)
 
 
 def target_from_session(session: ConnectSession, provider_config_key: str) -> LinkTarget:

@@ -42,6 +42,7 @@ from billbridge.store import (
     SyncStateRepository,
     open_keyring,
 )
+from billbridge.store.notifications import deletions_listened
 from billbridge.sync import SyncEngine
 
 log = structlog.get_logger(__name__)
@@ -113,6 +114,8 @@ async def open_runtime(
         events = Events()
         keeper = SessionKeeper(connections, clients, events=events)
         stack.push_async_callback(keeper.aclose)
+        # A connection deleted by another process leaves this one's cache at once.
+        await stack.enter_async_context(deletions_listened(db, keeper.forget))
         # On PostgreSQL several processes may serve one organization: hold BILL's in-flight limit
         # across them with advisory locks; alone on SQLite the in-process limit suffices.
         proxy = Proxy(keeper, clients, leases=InFlightLeases.for_database(db))

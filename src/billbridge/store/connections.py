@@ -14,7 +14,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billbridge.errors import NotFoundError
 from billbridge.store.codec import ConnectionCodec, aware, reset_health, search_term, write_end_user
 from billbridge.store.crypto import Keyring
 from billbridge.store.db import Database
@@ -28,8 +27,9 @@ from billbridge.store.domain import (
     Unset,
     utc_now,
 )
-from billbridge.store.locking import LoginHandle, login_lock
+from billbridge.store.locking import LoginHandle, deleted_connection, login_lock
 from billbridge.store.models import ConnectionRow, table_of
+from billbridge.store.notifications import notify_deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +207,13 @@ class ConnectionRepository:
         row.updated_at = now
 
     async def delete(self, pk: int) -> bool:
-        """Delete a connection; False if there was none."""
+        """Delete a connection; False if there was none. On PostgreSQL every process is told."""
         async with self._db.transaction() as session:
             result = await session.execute(delete(ConnectionRow).where(ConnectionRow.id == pk))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            deleted = bool(result.rowcount)  # type: ignore[attr-defined]
+            if deleted and self._db.is_postgres:
+                await notify_deleted(session, pk)
+            return deleted
 
     async def set_metadata(self, pk: int, metadata: Mapping[str, Any], *, merge: bool) -> Connection:
         """Replace the metadata, or shallow-merge into it when ``merge`` (Nango's PATCH)."""
@@ -289,5 +292,5 @@ class ConnectionRepository:
         query = select(ConnectionRow).where(ConnectionRow.id == pk).with_for_update()
         row: ConnectionRow | None = (await session.execute(query)).scalar_one_or_none()
         if row is None:
-            raise NotFoundError(f"Connection {pk} not found.")
+            raise deleted_connection()
         return row

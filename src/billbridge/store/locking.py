@@ -74,6 +74,12 @@ class LoginHandle:
         return self.connection
 
 
+def deleted_connection() -> NotFoundError:
+    """The connection's row is gone (deleted, maybe by another process). The message names no
+    internal row id: callers know the connection by its own id."""
+    return NotFoundError("The connection no longer exists; it was deleted.", code="unknown_connection")
+
+
 @asynccontextmanager
 async def login_lock(
     db: Database, codec: ConnectionCodec, pk: int, *, clock: Clock
@@ -85,7 +91,7 @@ async def login_lock(
         row = (await session.execute(query)).scalar_one_or_none()
         if row is None:
             await session.rollback()
-            raise NotFoundError(f"Connection {pk} not found.")
+            raise deleted_connection()
         handle = LoginHandle(session, row, codec, clock)
         try:
             yield handle

@@ -11,11 +11,13 @@ from starlette.middleware.cors import CORSMiddleware
 
 from billbridge import __version__
 from billbridge.connections import TransportFactory
+from billbridge.connections.housekeeping import session_purge
 from billbridge.runtime import SyncRole, open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
 from billbridge.web.api.proxy import proxy_routes
 from billbridge.web.connect_ui import router as connect_ui_router
+from billbridge.web.error_boundary import ErrorBoundary
 from billbridge.web.errors import install_exception_handlers
 from billbridge.web.metrics import router as metrics_router
 from billbridge.web.request_guard import RequestGuard
@@ -58,8 +60,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(config, transport_factory=transport_factory, sync_role=sync_role) as runtime:
+        async with (
+            open_runtime(config, transport_factory=transport_factory, sync_role=sync_role) as runtime,
+            session_purge(runtime.connect_sessions, every=config.connect_session_purge_seconds) as purge,
+        ):
             app.state.runtime = runtime
+            app.state.session_purge = purge
             yield
 
     app = FastAPI(
@@ -85,12 +91,14 @@ def create_app(
     app.include_router(connect_ui_router)
     app.include_router(metrics_router)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
-    # Before every route, so a refused body is never read; inside CORS, so browsers see the refusal.
+    # Before every route, so a refused body is never read; inside CORS, so browsers see refusals
+    # and unexpected errors (ErrorBoundary) alike.
     app.add_middleware(
         RequestGuard,
         max_body_bytes=config.max_body_bytes,
         proxy_max_body_bytes=config.proxy_max_body_bytes,
     )
+    app.add_middleware(ErrorBoundary)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -238,12 +238,7 @@ def install_exception_handlers(app: FastAPI) -> None:
             message = f"This route accepts {', '.join(allowed)}."
         return ApiError(exc.status_code, code, message, headers=headers).response()
 
-    async def on_unexpected(_: Request, exc: Exception) -> Response:
-        log.error("unexpected_error", error_type=type(exc).__name__)
-        return ApiError(500, "server_error", "An unexpected error occurred; it has been logged.").response()
-
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(BillbridgeError, on_billbridge)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)

@@ -17,7 +17,9 @@ from billbridge.bill.transport import StreamedResponse
 from billbridge.connections.idempotency import IDEMPOTENT_METHODS, check_key
 from billbridge.errors import BillbridgeError, NotFoundError
 from billbridge.runtime import Runtime
+from billbridge.store import Connection
 from billbridge.web.api.proxy_idempotent import proxy_once
+from billbridge.web.error_boundary import unexpected_failure
 from billbridge.web.errors import ApiError, error_body, issue, response_for
 from billbridge.web.keys import bearer, check_secret_key
 from billbridge.web.request_guard import BodyTooLargeError
@@ -27,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 PREFIX = "/proxy"
 _FORWARD = b"nango-proxy-"
+UNKNOWN_CONNECTION = "unknown_connection"
 # The request headers billbridge reads itself; any other is neither decoded nor forwarded.
 _CONTROLS = frozenset(
     {
@@ -194,9 +197,7 @@ class ProxyEndpoint:
         except BodyTooLargeError as exc:
             await _reply_error(watch, exc.as_api_error())
         except Exception as exc:
-            log.error("proxy_failed", error_type=type(exc).__name__)
-            failure = ApiError(500, "server_error", "The proxy failed unexpectedly; it has been logged.")
-            await _reply_error(watch, failure)
+            await _reply_error(watch, unexpected_failure(exc, where="proxy"))
         finally:
             services.metrics.proxied(watch.status, started)
 
@@ -220,8 +221,21 @@ async def _proxy(services: Runtime, scope: Scope, receive: Receive, send: Send) 
         )
     try:
         conn = await services.keeper.lookup(call.connection_id, call.provider_config_key)
+    except NotFoundError:
+        raise ApiError(400, UNKNOWN_CONNECTION, _unknown(call)) from None
+    try:
+        await _forward(services, call, conn, scope, receive, send)
     except NotFoundError as exc:
-        raise ApiError(400, "unknown_connection", exc.message) from None
+        if exc.code != UNKNOWN_CONNECTION:
+            raise
+        # Deleted by another process while this one still had it cached.
+        services.keeper.forget(conn.pk)
+        raise ApiError(400, UNKNOWN_CONNECTION, _unknown(call)) from None
+
+
+async def _forward(
+    services: Runtime, call: ProxyCall, conn: Connection, scope: Scope, receive: Receive, send: Send
+) -> None:
     raw_path: bytes | None = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path is not None else scope["path"]
     query = query_pairs(scope["query_string"].decode("latin-1"))
@@ -297,6 +311,13 @@ async def _disconnected(receive: Receive) -> None:
     # also send it once the response is complete, which is harmless here).
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _unknown(call: ProxyCall) -> str:
+    return (
+        f"No connection {call.connection_id!r} exists for the integration "
+        f"{call.provider_config_key!r}; it may have been deleted."
+    )
 
 
 def proxy_routes() -> list[Route]:

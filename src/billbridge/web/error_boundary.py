@@ -1,0 +1,62 @@
+"""The last line of defence: an unexpected exception becomes a 500 envelope and one log line.
+
+The log line names the exception's type and a request id, never its message: a database error's
+message can quote the statement's values (end users' names, e-mail addresses). Nothing propagates
+to the HTTP server, whose own traceback would print that message.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billbridge.web.errors import ApiError
+
+log = structlog.get_logger(__name__)
+
+
+def new_request_id() -> str:
+    """A short random id that ties an answer to its log line."""
+    return secrets.token_hex(8)
+
+
+def unexpected_failure(exc: BaseException, *, where: str) -> ApiError:
+    """Log ``exc`` by type and a new request id; the 500 answer that quotes the id."""
+    request_id = new_request_id()
+    log.error("unexpected_error", where=where, error_type=type(exc).__name__, request_id=request_id)
+    return ApiError(
+        500,
+        "server_error",
+        f"An unexpected error occurred; it has been logged with request id {request_id}.",
+        headers={"X-Request-Id": request_id},
+    )
+
+
+class ErrorBoundary:
+    """ASGI middleware: answers 500 for any exception the routes let through (if still possible)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            failure = unexpected_failure(exc, where=scope["path"].split("/", 2)[1] or "/")
+            if started:
+                return  # the answer is under way: the server ends it, the log line says why
+            response = failure.response()
+            await send({"type": "http.response.start", "status": 500, "headers": list(response.raw_headers)})
+            await send({"type": "http.response.body", "body": bytes(response.body)})
