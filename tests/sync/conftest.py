@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sync_harness import SyncHarness, dbos_location
@@ -18,11 +19,25 @@ def sim_config() -> SimConfig:
 
 
 @pytest.fixture
+def harness_options() -> dict[str, Any]:
+    """Extra SyncHarness arguments (override the fixture in a module to change them)."""
+    return {}
+
+
+@pytest.fixture
 async def harness(
-    sim_config: SimConfig, database: Database, keyring: Keyring, tmp_path: Path
+    sim_config: SimConfig,
+    database: Database,
+    keyring: Keyring,
+    tmp_path: Path,
+    harness_options: dict[str, Any],
 ) -> AsyncIterator[SyncHarness]:
     h = SyncHarness(
-        app=create_app(sim_config), database=database, keyring=keyring, **dbos_location(database, tmp_path)
+        app=create_app(sim_config),
+        database=database,
+        keyring=keyring,
+        **dbos_location(database, tmp_path),
+        **harness_options,
     )
     await h.start()
     yield h

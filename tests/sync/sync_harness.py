@@ -10,7 +10,7 @@ import httpx
 from dbos import DBOS
 
 from billbridge.bill import HttpxTransport, Limits
-from billbridge.connections import BillClients, SessionKeeper
+from billbridge.connections import BillClients, Proxy, SessionKeeper
 from billbridge.store import Connection, ConnectionRepository, Database, Keyring
 from billbridge.store.records import RecordRepository
 from billbridge.store.sync_state import SyncStateRepository
@@ -44,13 +44,15 @@ class SyncHarness:
         keyring: Keyring,
         dbos_url: str,
         dbos_schema: str = "dbos",
-        limits: Limits | None = None,
         windows: int = 6,
         max_retries: int = 4,
+        timeout: float = 30.0,
     ) -> None:
         self.app = app
         self.database = database
         self.clock = OffsetClock()
+        # BILL's hourly budgets counted on the simulated clock, so a moved clock ends a pause.
+        limits = Limits(clock=lambda: self.clock().timestamp())
         self.sim = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SIM_GATEWAY)
         self.repo = ConnectionRepository(database, keyring, clock=self.clock)
         self.clients = BillClients(
@@ -60,8 +62,10 @@ class SyncHarness:
             ),
             limits=limits,
             max_retries=max_retries,
+            timeout=timeout,
         )
         self.keeper = SessionKeeper(self.repo, self.clients, clock=self.clock)
+        self.proxy = Proxy(self.keeper, self.clients)
         self.records = RecordRepository(database)
         self.states = SyncStateRepository(database, clock=self.clock)
         self.context = StepContext(
@@ -87,6 +91,7 @@ class SyncHarness:
 
     async def aclose(self) -> None:
         await self.engine.stop()
+        await self.proxy.aclose()
         await self.keeper.aclose()
         await self.clients.aclose()
         await self.sim.aclose()
