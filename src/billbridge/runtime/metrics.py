@@ -57,14 +57,26 @@ class ReadableLimits(Protocol):
     async def budget(self, dev_key: str) -> Budget: ...
 
 
-def limits_reader(connections: ConnectionRepository, limits: ReadableLimits) -> LimitsReader:
-    """Read the limits of every stored connection's developer key and organization."""
+def limits_reader(
+    connections: ConnectionRepository, limits: ReadableLimits, *, refresh_seconds: float = 60.0
+) -> LimitsReader:
+    """Read the limits of every stored connection's developer key and organization.
+
+    Which (developer key, organization) pairs exist is re-read at most every ``refresh_seconds``:
+    it means decrypting every connection's credentials.
+    """
+    pairs: set[tuple[str, str]] = set()
+    read_at: float | None = None
 
     async def read() -> LimitsReading:
-        pairs = {
-            (conn.credentials.dev_key.get_secret_value(), conn.credentials.organization_id)
-            for conn in await connections.list()
-        }
+        nonlocal pairs, read_at
+        now = time.monotonic()
+        if read_at is None or now - read_at >= refresh_seconds:
+            pairs = {
+                (conn.credentials.dev_key.get_secret_value(), conn.credentials.organization_id)
+                for conn in await connections.list()
+            }
+            read_at = now
         in_flight = {}
         for dev_key, organization_id in pairs:
             count = limits.in_flight(dev_key, organization_id)
