@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 from web_harness import Api, make_settings, running_app
 
 from fixtures_db import TEST_KEY_LINE
@@ -220,3 +221,18 @@ async def test_405_lists_every_allowed_method(api: Api, method: str, path: str, 
     assert response.status_code == 405
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
     _envelope(response.json(), "method_not_allowed")
+
+
+async def test_listing_connections_needs_no_decryption(any_api: Api, demo_form: Form) -> None:
+    connection_id = await any_api.linked(demo_form())
+    # A secret the keyring cannot open (a key that is gone): only reading it may fail.
+    async with any_api.runtime.db.transaction() as session:
+        await session.execute(text("UPDATE connections SET password_enc = 'bbk1:gone:AAAA'"))
+
+    listed = await any_api.client.get("/connections")
+    read = await any_api.client.get(f"/connections/{connection_id}", params=KEY)
+
+    assert listed.status_code == 200, listed.text
+    assert [item["connection_id"] for item in listed.json()["connections"]] == [connection_id]
+    assert read.status_code == 500
+    assert read.json()["error"]["code"] == "decryption_failed"

@@ -12,6 +12,7 @@ from billbridge.store.domain import (
     BillCredentials,
     Connection,
     ConnectionStatus,
+    ConnectionSummary,
     EnvironmentName,
     SessionState,
 )
@@ -112,6 +113,24 @@ class ConnectionCodec:
             updated_at=row.updated_at,
             last_fetched_at=row.last_fetched_at,
         )
+
+
+def summary(row: ConnectionRow) -> ConnectionSummary:
+    """The listed fields of ``row``, read without decrypting anything."""
+    return ConnectionSummary(
+        pk=row.id,
+        connection_id=row.connection_id,
+        provider_config_key=row.provider_config_key,
+        environment=cast(EnvironmentName, row.environment),
+        status=cast(ConnectionStatus, row.status),
+        end_user=dict(row.end_user) if row.end_user is not None else None,
+        tags={str(k): str(v) for k, v in row.tags.items()},
+        metadata=dict(row.metadata_),
+        username=row.username,
+        organization_id=row.organization_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def write_end_user(row: ConnectionRow, end_user: dict[str, Any] | None) -> None:

@@ -14,7 +14,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billbridge.store.codec import ConnectionCodec, aware, reset_health, search_term, write_end_user
+from billbridge.store.codec import (
+    ConnectionCodec,
+    aware,
+    reset_health,
+    search_term,
+    summary,
+    write_end_user,
+)
 from billbridge.store.crypto import Keyring
 from billbridge.store.db import Database
 from billbridge.store.domain import (
@@ -22,6 +29,7 @@ from billbridge.store.domain import (
     BillCredentials,
     Clock,
     Connection,
+    ConnectionSummary,
     EnvironmentName,
     SessionState,
     Unset,
@@ -79,7 +87,38 @@ class ConnectionRepository:
         limit: int | None = None,
         offset: int = 0,
     ) -> builtins.list[Connection]:
-        """Connections matching every given filter, newest first (Nango's ``GET /connections``).
+        """Connections matching every given filter, newest first, secrets decrypted.
+
+        The filters are those of :meth:`list_summaries`.
+        """
+        query = self._listing(
+            connection_id=connection_id,
+            integration_ids=integration_ids,
+            end_user_id=end_user_id,
+            end_user_organization_id=end_user_organization_id,
+            search=search,
+            tags=tags,
+            limit=limit,
+            offset=offset,
+        )
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).scalars().all()
+            return [self._codec.read(row) for row in rows]
+
+    async def list_summaries(
+        self,
+        *,
+        connection_id: str | None = None,
+        integration_ids: Sequence[str] | None = None,
+        end_user_id: str | None = None,
+        end_user_organization_id: str | None = None,
+        search: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> builtins.list[ConnectionSummary]:
+        """Connections matching every given filter, newest first (Nango's ``GET /connections``),
+        without decrypting anything.
 
         Args:
             connection_id: exact connection id.
@@ -91,6 +130,32 @@ class ConnectionRepository:
             limit: at most this many (None: all).
             offset: skip this many first.
         """
+        query = self._listing(
+            connection_id=connection_id,
+            integration_ids=integration_ids,
+            end_user_id=end_user_id,
+            end_user_organization_id=end_user_organization_id,
+            search=search,
+            tags=tags,
+            limit=limit,
+            offset=offset,
+        )
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).scalars().all()
+            return [summary(row) for row in rows]
+
+    def _listing(
+        self,
+        *,
+        connection_id: str | None,
+        integration_ids: Sequence[str] | None,
+        end_user_id: str | None,
+        end_user_organization_id: str | None,
+        search: str | None,
+        tags: Mapping[str, str] | None,
+        limit: int | None,
+        offset: int,
+    ) -> Select[tuple[ConnectionRow]]:
         query = select(ConnectionRow)
         if connection_id is not None:
             query = query.where(ConnectionRow.connection_id == connection_id)
@@ -107,9 +172,7 @@ class ConnectionRepository:
         query = query.order_by(ConnectionRow.created_at.desc(), ConnectionRow.id.desc()).offset(offset)
         if limit is not None:
             query = query.limit(limit)
-        async with self._db.session() as session:
-            rows = (await session.execute(query)).scalars().all()
-            return [self._codec.read(row) for row in rows]
+        return query
 
     def _where_tags(
         self, query: Select[tuple[ConnectionRow]], tags: Mapping[str, str]

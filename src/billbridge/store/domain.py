@@ -94,6 +94,24 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionSummary:
+    """A connection as lists show it: nothing encrypted, so listing never needs the keyring."""
+
+    pk: int
+    connection_id: str
+    provider_config_key: str
+    environment: EnvironmentName
+    status: ConnectionStatus
+    end_user: dict[str, Any] | None
+    tags: dict[str, str]
+    metadata: dict[str, Any]
+    username: str
+    organization_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectSession:
     """A connect session: what a token allows (the token itself is only ever stored hashed)."""
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billbridge.connections import Integration, LiveSession
-from billbridge.store import Connection
+from billbridge.store import Connection, ConnectionSummary
 
 NANGO_LOGO = "https://app.nango.dev/images/template-logos/bill.svg"
 
@@ -41,13 +41,13 @@ def end_user_public(end_user: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _errors(conn: Connection) -> list[dict[str, Any]]:
+def _errors(conn: Connection | ConnectionSummary) -> list[dict[str, Any]]:
     if conn.status == "invalid_credentials":
         return [{"type": "auth", "log_id": ""}]
     return []
 
 
-def _summary(conn: Connection) -> dict[str, Any]:
+def _summary(conn: Connection | ConnectionSummary) -> dict[str, Any]:
     """The fields a connection shows both alone and in a list, in Nango's order."""
     return {
         "id": conn.pk,
@@ -98,7 +98,7 @@ def connection_without_credentials(conn: Connection) -> dict[str, Any]:
     return body
 
 
-def connection_list_item(conn: Connection) -> dict[str, Any]:
+def connection_list_item(conn: ConnectionSummary) -> dict[str, Any]:
     """An item of ``GET /connections``: ``created``, no credentials, no config."""
     return {**_summary(conn), "created": timestamp(conn.created_at)}
 

@@ -80,7 +80,7 @@ async def list_connections(request: Request, services: RuntimeDep) -> dict[str, 
         key[5:-1].lower(): value for key, value in q.items() if key.startswith("tags[") and key.endswith("]")
     }
     integration_ids = [k for k in q.get("integrationId", "").split(",") if k] or None
-    found = await services.connections.list(
+    found = await services.connections.list_summaries(
         connection_id=q.get("connectionId") or None,
         integration_ids=integration_ids,
         end_user_id=q.get("endUserId") or None,
