@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -243,3 +244,18 @@ async def test_deleting_the_connection_deletes_its_records(
     await connections.delete(other.pk)
     assert await records.counts(other.pk) == {}
     assert await all_records(records, other.pk) == []
+
+
+async def test_concurrent_pages_with_one_record_keep_the_newer_copy(
+    records: RecordRepository, conn_pk: int
+) -> None:
+    # Both pages may read "not stored" before either writes; the write itself refuses the older copy.
+    for attempt in range(5):
+        n = 100 + attempt
+        old = vendor(n, name="Old", updated="2025-03-01T10:00:00Z")
+        new = vendor(n, name="New", updated="2025-03-01T11:00:00Z")
+        await asyncio.gather(
+            records.upsert_page(conn_pk, "Vendor", [old]), records.upsert_page(conn_pk, "Vendor", [new])
+        )
+        (stored,) = await all_records(records, conn_pk, ids=[new["id"]])
+        assert stored["name"] == "New"

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -95,15 +95,18 @@ def prepare(
     return prepared
 
 
+# Marks a deletion time to be set to the write's instant, known once the stream is locked.
+AT_WRITE: Final = -1
+
+
 def diff(
-    stream_id: int,
-    incoming: Mapping[str, Incoming],
-    stored: Mapping[str, Stored],
-    last_seq: int,
-    stamp: int,
-    run_id: str | None,
+    incoming: Mapping[str, Incoming], stored: Mapping[str, Stored], run_id: str | None
 ) -> tuple[list[dict[str, Any]], list[str], PageCounts]:
-    """The rows to write, the ids left unchanged, and the counts."""
+    """The rows to write, the ids left unchanged, and the counts.
+
+    Rows lack ``stream_id``, ``seq`` and the instants: :func:`stamp` sets them once the stream is
+    locked (``deleted_us`` is :data:`AT_WRITE` where the deletion happens now).
+    """
     rows: list[dict[str, Any]] = []
     unchanged: list[str] = []
     added = updated = deleted = 0
@@ -117,7 +120,7 @@ def diff(
             continue
         if item.archived:
             action = "DELETED"
-            deleted_us = old.deleted_us if old is not None and old.deleted_us is not None else stamp
+            deleted_us = old.deleted_us if old is not None and old.deleted_us is not None else AT_WRITE
             deleted += old is None or old.deleted_us is None
         elif old is None:
             action, deleted_us = "ADDED", None
@@ -127,20 +130,26 @@ def diff(
             updated += 1
         rows.append(
             {
-                "stream_id": stream_id,
                 "external_id": external_id,
-                "seq": last_seq + len(rows) + 1,
                 "payload": item.payload,
                 "data_hash": item.data_hash,
                 "source_modified_us": item.source_modified_us,
-                "first_seen_us": stamp,
-                "last_modified_us": stamp,
                 "last_action": action,
                 "deleted_us": deleted_us,
                 "seen_run": run_id,
             }
         )
     return rows, unchanged, PageCounts(added, updated, deleted, len(unchanged))
+
+
+def stamp(rows: list[dict[str, Any]], stream_id: int, first_seq: int, instant: int) -> None:
+    """Give the rows their stream, consecutive seq numbers from ``first_seq``, and the instant."""
+    for offset, row in enumerate(rows):
+        row["stream_id"] = stream_id
+        row["seq"] = first_seq + offset
+        row["first_seen_us"] = row["last_modified_us"] = instant
+        if row["deleted_us"] == AT_WRITE:
+            row["deleted_us"] = instant
 
 
 def _source_micros(value: Any) -> int | None:

@@ -107,7 +107,12 @@ async def read_page(
     more = len(rows) > limit
     if more:
         rows = rows[:limit]
-    items = [_item(*row) for row in rows]
+    # Records written in one page share their instants: format each instant once.
+    iso: dict[int, str] = {}
+    items = [
+        _item(payload, first, last, action, deleted, seq, iso)
+        for payload, first, last, action, deleted, seq in rows
+    ]
     next_cursor = encode_cursor(rows[-1][2], rows[-1][5]) if more else None
     return RecordPage(items, next_cursor)
 
@@ -140,20 +145,33 @@ def _query(
 
 
 def _item(
-    payload: str, first_seen: int, last_modified: int, action: str, deleted: int | None, seq: int
+    payload: str,
+    first_seen: int,
+    last_modified: int,
+    action: str,
+    deleted: int | None,
+    seq: int,
+    iso: dict[int, str],
 ) -> bytes:
     metadata = orjson.dumps(
         {
-            "first_seen_at": from_micros(first_seen).isoformat(),
-            "last_modified_at": from_micros(last_modified).isoformat(),
+            "first_seen_at": _iso(first_seen, iso),
+            "last_modified_at": _iso(last_modified, iso),
             "last_action": action,
-            "deleted_at": from_micros(deleted).isoformat() if deleted is not None else None,
+            "deleted_at": _iso(deleted, iso) if deleted is not None else None,
             "pruned_at": None,
             "cursor": encode_cursor(last_modified, seq),
         }
     )
     # The stored payload is a JSON object that always has "id", so the metadata goes before "}".
     return payload[:-1].encode() + b',"_nango_metadata":' + metadata + b"}"
+
+
+def _iso(micros: int, cache: dict[int, str]) -> str:
+    text = cache.get(micros)
+    if text is None:
+        text = cache[micros] = from_micros(micros).isoformat()
+    return text
 
 
 def _actions(actions: Collection[str] | None) -> frozenset[str] | None:

@@ -16,19 +16,17 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import String, any_, bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbridge.errors import NotFoundError
 from billbridge.store.db import Database
 from billbridge.store.domain import Clock, utc_now
-from billbridge.store.models import RecordRow, RecordStreamRow, table_of
-from billbridge.store.record_copy import UPDATED_COLUMNS, copy_rows
-from billbridge.store.record_diff import PageCounts, Stored, diff, is_archived, prepare
+from billbridge.store.record_bulk import write_rows_postgres
+from billbridge.store.record_diff import PageCounts, Stored, diff, is_archived, prepare, stamp
 from billbridge.store.record_pages import DEFAULT_LIMIT, RecordPage, read_page
+from billbridge.store.record_statements import RECORDS, STREAMS, RecordStatements
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint, write_checkpoint
 
@@ -36,10 +34,6 @@ __all__ = ["PageCounts", "RecordPage", "RecordRepository", "is_archived"]
 
 # Ids per statement when reading stored hashes (well under SQLite's and psycopg's bind limits).
 _CHUNK: Final = 5_000
-# Core tables, not ORM entities: pages move thousands of rows, and the ORM layer would cost more
-# than the database does.
-_RECORDS = table_of(RecordRow)
-_STREAMS = table_of(RecordStreamRow)
 
 
 class RecordRepository:
@@ -48,7 +42,7 @@ class RecordRepository:
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
-        self._insert = postgresql.insert if db.is_postgres else sqlite.insert
+        self._sql = RecordStatements(postgres=db.is_postgres)
 
     async def upsert_page(
         self,
@@ -75,26 +69,23 @@ class RecordRepository:
             NotFoundError: the connection does not exist (any more).
         """
         incoming = prepare(records, id_field, modified_field, archived)
+        key = {"b_connection_pk": connection_pk, "b_model": model}
         try:
             async with self._db.transaction() as session:
                 conn = await session.connection()
-                stream_id, last_seq, stamp = await self._lock_stream(conn, connection_pk, model)
-                stored = await _stored(conn, stream_id, list(incoming), self._db.is_postgres)
-                rows, unchanged, counts = diff(stream_id, incoming, stored, last_seq, stamp, run_id)
+                stored = await self._stored(conn, key, list(incoming))
+                rows, unchanged, counts = diff(incoming, stored, run_id)
                 if rows:
+                    # Locked from here to commit: as short as the write itself.
+                    new_rows = sum(1 for row in rows if row["external_id"] not in stored)
+                    now = to_micros(self._clock())
+                    params = {**key, "b_changes": len(rows), "b_new_rows": new_rows, "b_now": now}
+                    stream_id, last_seq, instant = (await conn.execute(self._sql.advance, params)).one()
+                    stamp(rows, stream_id, last_seq - len(rows) + 1, instant)
                     await self._write_rows(conn, rows)
-                if run_id is not None and unchanged:
-                    await _mark_seen(conn, stream_id, unchanged, run_id)
-                if rows:
-                    await conn.execute(
-                        update(_STREAMS)
-                        .where(_STREAMS.c.id == stream_id)
-                        .values(
-                            last_seq=last_seq + len(rows),
-                            last_modified_us=stamp,
-                            record_count=_STREAMS.c.record_count + (len(incoming) - len(stored)),
-                        )
-                    )
+                for start in range(0, len(unchanged) if run_id is not None else 0, _CHUNK):
+                    chunk = unchanged[start : start + _CHUNK]
+                    await conn.execute(self._sql.mark_seen, {**key, "b_ids": chunk, "b_run_id": run_id})
                 if checkpoint is not None:
                     await write_checkpoint(session, connection_pk, checkpoint, self._clock())
         except IntegrityError:
@@ -109,43 +100,52 @@ class RecordRepository:
         Works in batches of ``batch`` records, one short transaction each; returns how many.
         """
         total = 0
+        after = ""  # keyset on the primary key: each batch starts where the last one stopped
+        key = {"b_connection_pk": connection_pk, "b_model": model}
+        c = RECORDS.c
         while True:
             async with self._db.transaction() as session:
                 conn = await session.connection()
-                if await _find_stream(conn, connection_pk, model) is None:
+                stream_id = await _find_stream(conn, connection_pk, model)
+                if stream_id is None:
                     return total
-                stream_id, last_seq, stamp = await self._lock_stream(conn, connection_pk, model)
                 missing = list(
                     await conn.scalars(
-                        select(_RECORDS.c.external_id)
+                        select(c.external_id)
                         .where(
-                            _RECORDS.c.stream_id == stream_id,
-                            _RECORDS.c.deleted_us.is_(None),
-                            (_RECORDS.c.seen_run != run_id) | _RECORDS.c.seen_run.is_(None),
+                            c.stream_id == stream_id,
+                            c.external_id > after,
+                            c.deleted_us.is_(None),
+                            (c.seen_run != run_id) | c.seen_run.is_(None),
                         )
+                        .order_by(c.external_id)
                         .limit(batch)
                     )
                 )
                 if not missing:
                     return total
+                params = {
+                    **key,
+                    "b_changes": len(missing),
+                    "b_new_rows": 0,
+                    "b_now": to_micros(self._clock()),
+                }
+                _, last_seq, instant = (await conn.execute(self._sql.advance, params)).one()
+                first = last_seq - len(missing) + 1
                 await conn.execute(
-                    update(_RECORDS)
-                    .where(_RECORDS.c.stream_id == stream_id, _RECORDS.c.external_id == bindparam("b_id"))
+                    update(RECORDS)
+                    .where(c.stream_id == stream_id, c.external_id == bindparam("b_id"))
                     .values(
                         seq=bindparam("b_seq"),
                         last_action="DELETED",
-                        deleted_us=stamp,
-                        last_modified_us=stamp,
+                        deleted_us=instant,
+                        last_modified_us=instant,
                         seen_run=run_id,
                     ),
-                    [{"b_id": ext, "b_seq": last_seq + n} for n, ext in enumerate(missing, start=1)],
-                )
-                await conn.execute(
-                    update(_STREAMS)
-                    .where(_STREAMS.c.id == stream_id)
-                    .values(last_seq=last_seq + len(missing), last_modified_us=stamp)
+                    [{"b_id": ext, "b_seq": first + n} for n, ext in enumerate(missing)],
                 )
                 total += len(missing)
+                after = missing[-1]
 
     async def list(
         self,
@@ -173,8 +173,8 @@ class RecordRepository:
 
     async def counts(self, connection_pk: int) -> dict[str, int]:
         """How many records each model of the connection holds (deleted ones included)."""
-        query = select(_STREAMS.c.model, _STREAMS.c.record_count).where(
-            _STREAMS.c.connection_pk == connection_pk
+        query = select(STREAMS.c.model, STREAMS.c.record_count).where(
+            STREAMS.c.connection_pk == connection_pk
         )
         async with self._db.session() as session:
             return {model: count for model, count in (await session.execute(query)).all()}
@@ -183,12 +183,12 @@ class RecordRepository:
         """Delete every record of one model of a connection (a full refresh that empties the cache)."""
         async with self._db.transaction() as session:
             count = await session.scalar(
-                select(_STREAMS.c.record_count).where(
-                    _STREAMS.c.connection_pk == connection_pk, _STREAMS.c.model == model
+                select(STREAMS.c.record_count).where(
+                    STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model
                 )
             )
             await session.execute(
-                delete(_STREAMS).where(_STREAMS.c.connection_pk == connection_pk, _STREAMS.c.model == model)
+                delete(STREAMS).where(STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model)
             )
             return int(count or 0)
 
@@ -196,79 +196,37 @@ class RecordRepository:
         """Delete every record of a connection (all models); returns how many there were."""
         async with self._db.transaction() as session:
             total = await session.scalar(
-                select(func.coalesce(func.sum(_STREAMS.c.record_count), 0)).where(
-                    _STREAMS.c.connection_pk == connection_pk
+                select(func.coalesce(func.sum(STREAMS.c.record_count), 0)).where(
+                    STREAMS.c.connection_pk == connection_pk
                 )
             )
-            streams = select(_STREAMS.c.id).where(_STREAMS.c.connection_pk == connection_pk)
-            await session.execute(delete(_RECORDS).where(_RECORDS.c.stream_id.in_(streams)))
-            await session.execute(delete(_STREAMS).where(_STREAMS.c.connection_pk == connection_pk))
+            streams = select(STREAMS.c.id).where(STREAMS.c.connection_pk == connection_pk)
+            await session.execute(delete(RECORDS).where(RECORDS.c.stream_id.in_(streams)))
+            await session.execute(delete(STREAMS).where(STREAMS.c.connection_pk == connection_pk))
             return int(total or 0)
 
-    async def _lock_stream(
-        self, conn: AsyncConnection, connection_pk: int, model: str
-    ) -> tuple[int, int, int]:
-        """Create or lock the stream row until commit: its id, last seq, and this write's instant.
-
-        The instant is never before the stream's last one, so it never decreases with ``seq``
-        (clocks of several processes may disagree by a little).
-        """
-        stmt = self._insert(_STREAMS).values(
-            connection_pk=connection_pk, model=model, last_seq=0, last_modified_us=None, record_count=0
-        )
-        # DO UPDATE (not DO NOTHING) so the row is locked and returned whether it is new or not.
-        locking = stmt.on_conflict_do_update(
-            index_elements=["connection_pk", "model"], set_={"last_seq": _STREAMS.c.last_seq}
-        ).returning(_STREAMS.c.id, _STREAMS.c.last_seq, _STREAMS.c.last_modified_us)
-        stream_id, last_seq, last_modified = (await conn.execute(locking)).one()
-        now = to_micros(self._clock())
-        return stream_id, last_seq, max(now, last_modified) if last_modified is not None else now
-
     async def _write_rows(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or update the rows; first_seen_us is only written when a record is new."""
         if self._db.is_postgres:
-            await copy_rows(conn, rows)
-            return
-        stmt = sqlite.insert(_RECORDS)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["stream_id", "external_id"],
-            set_={column: stmt.excluded[column] for column in UPDATED_COLUMNS},
-        )
-        await conn.execute(upsert, rows)
+            await write_rows_postgres(conn, rows)
+        else:
+            await conn.execute(self._sql.sqlite_upsert, rows)
+
+    async def _stored(
+        self, conn: AsyncConnection, key: dict[str, Any], ids: Sequence[str]
+    ) -> dict[str, Stored]:
+        """What is stored of these ids (hash, source time, deletion), by id."""
+        found: dict[str, Stored] = {}
+        for start in range(0, len(ids), _CHUNK):
+            params = {**key, "b_ids": list(ids[start : start + _CHUNK])}
+            for external_id, data_hash, source_modified_us, deleted_us in await conn.execute(
+                self._sql.stored, params
+            ):
+                found[external_id] = Stored(data_hash, source_modified_us, deleted_us)
+        return found
 
 
 async def _find_stream(conn: AsyncConnection, connection_pk: int, model: str) -> int | None:
     found: int | None = await conn.scalar(
-        select(_STREAMS.c.id).where(_STREAMS.c.connection_pk == connection_pk, _STREAMS.c.model == model)
+        select(STREAMS.c.id).where(STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model)
     )
     return found
-
-
-async def _stored(
-    conn: AsyncConnection, stream_id: int, ids: Sequence[str], postgres: bool
-) -> dict[str, Stored]:
-    """What is stored of these ids. On PostgreSQL one array parameter, not thousands of binds."""
-    found: dict[str, Stored] = {}
-    c = _RECORDS.c
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
-        matches = c.external_id == any_(_id_array(chunk)) if postgres else c.external_id.in_(chunk)
-        query = select(c.external_id, c.data_hash, c.source_modified_us, c.deleted_us).where(
-            c.stream_id == stream_id, matches
-        )
-        for external_id, data_hash, source_modified_us, deleted_us in await conn.execute(query):
-            found[external_id] = Stored(data_hash, source_modified_us, deleted_us)
-    return found
-
-
-async def _mark_seen(conn: AsyncConnection, stream_id: int, ids: Sequence[str], run_id: str) -> None:
-    for start in range(0, len(ids), _CHUNK):
-        await conn.execute(
-            update(_RECORDS)
-            .where(_RECORDS.c.stream_id == stream_id, _RECORDS.c.external_id.in_(ids[start : start + _CHUNK]))
-            .values(seen_run=run_id)
-        )
-
-
-def _id_array(ids: list[str]) -> Any:
-    return bindparam("ids", ids, type_=ARRAY(String(512)))
