@@ -47,7 +47,12 @@ async def test_caller_auth_headers_are_replaced(harness: Harness, conn: Connecti
 
 
 async def test_post_body_is_passed_through(harness: Harness, conn: Connection) -> None:
-    payload = {"name": "Proxy Vendor Ltd", "email": "ap@proxy-vendor.example"}
+    payload = {
+        "name": "Proxy Vendor Ltd",
+        "accountType": "BUSINESS",
+        "email": "ap@proxy-vendor.example",
+        "phone": "5550100",
+    }
     raw = await harness.proxy.forward(
         conn,
         method="POST",

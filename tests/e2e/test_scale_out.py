@@ -139,7 +139,7 @@ async def _same_write_on_both(
 ) -> list[httpx.Response]:
     """The same keyed create sent three times to each server at once."""
     headers = {**cluster.headers(connection_id), "Idempotency-Key": key}
-    body = {"name": name, "accountType": "BUSINESS", "email": "ap@scale.example"}
+    body = {"name": name, "accountType": "BUSINESS", "email": "ap@scale.example", "phone": "5550100"}
     async with httpx.AsyncClient(timeout=120) as client:
         calls = [
             client.post(f"{cluster.apis[i % 2]}/proxy/v3/vendors", headers=headers, json=body)

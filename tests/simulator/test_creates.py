@@ -41,6 +41,13 @@ async def body_for(demo: Demo, family: str) -> dict[str, Any]:
         return {"vendorId": await first_id(demo, "vendors"), "schedule": SCHEDULE}
     if family == "recurring-invoices":
         return {"customerId": await first_id(demo, "customers"), "schedule": SCHEDULE}
+    if family == "vendors":
+        return {
+            "name": "Created One",
+            "accountType": "BUSINESS",
+            "email": "ap@created.example",
+            "phone": "5550100",
+        }
     if family == "customers":
         return {"name": "Created One", "email": "created@example.com"}
     if family == "funding-accounts/banks":

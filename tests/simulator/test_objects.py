@@ -23,6 +23,11 @@ PREFIXES = {
 SCHEDULE = {"period": "MONTHLY", "frequency": 1, "nextDueDate": "2025-08-01", "daysInAdvance": 5}
 
 
+def vendor_body(name: str) -> dict[str, Any]:
+    """A vendor create body with the fields docs/creating-a-us-vendor requires."""
+    return {"name": name, "accountType": "BUSINESS", "email": "ap@created.example", "phone": "5550100"}
+
+
 @pytest.fixture
 def sim_config() -> SimConfig:
     return SimConfig(records=12, seed=9, organizations=2)
@@ -40,7 +45,9 @@ async def create_body(demo: Demo, family: str) -> dict[str, Any]:
         role = await first_id(demo, "roles")
         return {"firstName": "Ada", "lastName": "Byron", "email": "ada@example.com", "roleId": role,
                 "acceptTermsOfService": True}  # fmt: skip
-    if family in ("vendors", "customers") or family.startswith("classifications/"):
+    if family == "vendors":
+        return vendor_body("Created One")
+    if family == "customers" or family.startswith("classifications/"):
         return {"name": "Created One", "email": "created@example.com"}
     if family == "bills":
         vendor = await first_id(demo, "vendors")
@@ -197,10 +204,10 @@ async def test_invoice_total_and_customer(demo: Demo) -> None:
 
 async def test_bulk_create_is_all_or_nothing(demo: Demo) -> None:
     before, count = await list_all(demo, "vendors")
-    refused = await demo.post("/vendors/bulk", [{"name": "A"}, {"shortName": "no name"}])
+    refused = await demo.post("/vendors/bulk", [vendor_body("A"), {**vendor_body("B"), "name": ""}])
     assert error_code(refused) == "BDC_1108"
     assert (await list_all(demo, "vendors"))[1] == count
-    created = (await demo.post("/vendors/bulk", [{"name": "A"}, {"name": "B"}])).json()
+    created = (await demo.post("/vendors/bulk", [vendor_body("A"), vendor_body("B")])).json()
     assert [v["name"] for v in created] == ["A", "B"]
     assert (await list_all(demo, "vendors"))[1] == count + 2
     assert before

@@ -15,6 +15,12 @@ from support.webhook_receiver import Received, bill_signature, webhook_receiver
 
 from .support import FROZEN_START, Demo, client_for, sign_in
 
+VENDOR = {
+    "name": "Hooked Supply",
+    "accountType": "BUSINESS",
+    "email": "ap@hooked.example",
+    "phone": "5550100",
+}
 VENDOR_EVENTS = ["vendor.created", "vendor.updated", "vendor.archived", "vendor.restored"]
 
 
@@ -56,9 +62,7 @@ async def frozen() -> AsyncIterator[Demo]:
 async def test_api_changes_are_delivered_signed(demo: Demo) -> None:
     async with webhook_receiver() as receiver:
         sub = await subscribe(demo, receiver.url, VENDOR_EVENTS)
-        created = (
-            await demo.post("/vendors", {"name": "Hooked Supply", "email": "ap@hooked.example"})
-        ).json()
+        created = (await demo.post("/vendors", VENDOR)).json()
         patched = (await demo.patch(f"/vendors/{created['id']}", {"name": "Hooked Supply Co"})).json()
         await demo.post(f"/vendors/{created['id']}/archive")
         await demo.post(f"/vendors/{created['id']}/restore")

@@ -60,7 +60,7 @@ async def _vendors_named(api: Api, name: str) -> int:
 
 
 def _vendor(name: str) -> dict[str, Any]:
-    return {"name": name, "accountType": "BUSINESS", "email": "ap@once.example"}
+    return {"name": name, "accountType": "BUSINESS", "email": "ap@once.example", "phone": "5550100"}
 
 
 async def test_the_same_key_and_body_replays_the_first_answer_without_a_second_create(

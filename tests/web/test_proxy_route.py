@@ -51,7 +51,12 @@ async def test_post_creates_and_the_object_can_be_read_back(api: Api, linked: st
     created = await api.client.post(
         "/proxy/v3/vendors",
         headers=_ids(linked),
-        json={"name": "Proxy Vendor Ltd", "accountType": "BUSINESS", "email": "ap@proxy.example"},
+        json={
+            "name": "Proxy Vendor Ltd",
+            "accountType": "BUSINESS",
+            "email": "ap@proxy.example",
+            "phone": "5550100",
+        },
     )
     assert created.status_code in (200, 201), created.text
     vendor_id = created.json()["id"]

@@ -33,7 +33,7 @@ out.firstPage = { status: firstPage.status, count: firstPage.data.results.length
 
 const created = await nango.post({
     endpoint: '/v3/vendors',
-    data: { name: 'E2E Supplies Inc', accountType: 'BUSINESS', email: 'ap@e2e-supplies.example.com' },
+    data: { name: 'E2E Supplies Inc', accountType: 'BUSINESS', email: 'ap@e2e-supplies.example.com', phone: '5550100' },
     ...ids
 });
 out.created = { status: created.status, id: created.data.id, name: created.data.name };

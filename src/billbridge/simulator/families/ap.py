@@ -254,7 +254,9 @@ VENDORS = FamilySpec(
     generate=_vendor,
     filters=LISTS["vendors"].filters,
     sorts=LISTS["vendors"].sorts,
-    required=("name",),
+    # docs/creating-a-us-vendor: name, account type, email and phone (an address and bank details
+    # only for checks and electronic payments).
+    required=("name", "accountType", "email", "phone"),
     on_write=_vendor_write,
     protected=_autopay_on,
     event="vendor",
