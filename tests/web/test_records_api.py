@@ -99,6 +99,8 @@ async def test_filter_ids_and_modified_after(api: Api, linked: dict[str, str]) -
         ({"model": "Vendor", "limit": "0"}, "limit"),
         ({"model": "Vendor", "limit": "10001"}, "limit"),
         ({"model": "Vendor", "limit": "ten"}, "limit"),
+        ({"model": "Vendor", "limit": "\uff11\uff10"}, "limit"),  # full-width digits
+        ({"model": "Vendor", "limit": "²"}, "limit"),
         ({"model": "Vendor", "filter": "added,created"}, "filter"),
         ({"model": "Vendor", "modified_after": "yesterday"}, "modified_after"),
         ({"model": "Vendor", "modified_after": "2025-03-01"}, "modified_after"),

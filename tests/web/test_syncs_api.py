@@ -113,6 +113,7 @@ async def test_pause_then_start(api: Api, conn: tuple[str, int]) -> None:
         ({"syncs": "vendors", "provider_config_key": KEY}, 400, "invalid_body"),
         ({"syncs": ["vendors"]}, 400, "invalid_body"),
         ({"syncs": ["vendors"], "provider_config_key": KEY, "extra": 1}, 400, "invalid_body"),
+        ({"syncs": ["vendors"] * 257, "provider_config_key": KEY}, 400, "invalid_body"),
     ],
 )
 async def test_start_and_pause_errors(
@@ -130,6 +131,7 @@ async def test_status_errors(api: Api, conn: tuple[str, int]) -> None:
         ({"syncs": "*"}, "invalid_query_params"),
         ({"syncs": "*", "provider_config_key": KEY, "limit": "1"}, "invalid_query_params"),
         ({"syncs": "*", "provider_config_key": "other"}, "unknown_provider_config"),
+        ({"syncs": ",".join(["vendors"] * 257), "provider_config_key": KEY}, "invalid_query_params"),
     ]
     for params, code in cases:
         response = await api.client.get("/sync/status", params=params)

@@ -25,6 +25,7 @@ _VARIANT: Final = re.compile(r"^[a-zA-Z0-9_-]+$")
 _CONNECTION_ID: Final = re.compile(r"""^[a-zA-Z0-9,.;:=+~\[\]|@${}"'\\/_ -]+$""")
 _PROVIDER_CONFIG_KEY: Final = re.compile(r"^[a-zA-Z0-9~:.@ _-]+$")
 _SINGLE: Final = frozenset({"model", "variant", "delta", "modified_after", "limit", "filter", "cursor"})
+_WHOLE: Final = re.compile(r"^[0-9]{1,6}$")  # ASCII digits only: int() also reads other scripts' digits
 _ACTIONS: Final = frozenset({"added", "updated", "deleted"})
 # Nango serves changes of the last 12 months only; older modified_after values are refused.
 LOOKBACK: Final = timedelta(days=365)
@@ -121,7 +122,7 @@ class _RecordsQuery:
                     self.modified_after = self.modified_after or moment
         if "limit" in values:
             raw = values["limit"]
-            if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            if not _WHOLE.match(raw) or not 1 <= int(raw) <= MAX_LIMIT:
                 bad("limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
             else:
                 self.limit = int(raw)

@@ -63,8 +63,12 @@ class TriggerOpts(BaseModel):
     emptyCache: bool | None = None
 
 
+# Nango bounds start and pause at 256 syncs; billbridge has 25, so trigger and status get the same.
+MAX_SYNCS = 256
+
+
 class TriggerBody(_Strict):
-    syncs: list[str | SyncRef]
+    syncs: list[str | SyncRef] = Field(max_length=MAX_SYNCS)
     sync_mode: Literal["incremental", "full_refresh", "full_refresh_and_clear_cache"] | None = None
     full_resync: bool | None = None
     connection_id: str | None = None
@@ -73,7 +77,7 @@ class TriggerBody(_Strict):
 
 
 class ScheduleBody(_Strict):
-    syncs: list[str | SyncRef] = Field(max_length=256)
+    syncs: list[str | SyncRef] = Field(max_length=MAX_SYNCS)
     provider_config_key: Key
     connection_id: ConnectionId | None = None
 
@@ -169,7 +173,10 @@ async def status(request: Request, services: RuntimeDep) -> dict[str, Any]:
     syncs = required(q, "syncs")
     key = required(q, "provider_config_key")
     check_integration(services, key)
-    names = None if syncs == "*" else sync_names([s for s in syncs.split(",") if s])
+    listed = [s for s in syncs.split(",") if s]
+    if len(listed) > MAX_SYNCS:
+        raise ApiError(400, "invalid_query_params", f"syncs may name at most {MAX_SYNCS} syncs.")
+    names = None if syncs == "*" else sync_names(listed)
     connection_pk = None
     if q.get("connection_id"):
         conn = await services.connections.get(q["connection_id"], key)
