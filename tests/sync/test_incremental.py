@@ -65,3 +65,10 @@ async def test_lists_read_whole_are_diffed(harness: SyncHarness) -> None:
     assert first["records"] == len(await harness.sim_objects("spend-cards"))
     again = await harness.run(conn, "spend-cards")
     assert again["counts"] == {"added": 0, "updated": 0, "deleted": 0}
+    state = await harness.states.get(conn.pk, "spend-cards")
+    assert state is not None
+    assert state.sync_type == "INCREMENTAL"  # no checkpoint, but not the first run any more
+    await harness.run(conn, "spend-cards", full=True)
+    state = await harness.states.get(conn.pk, "spend-cards")
+    assert state is not None
+    assert state.sync_type == "INITIAL"

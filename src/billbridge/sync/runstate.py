@@ -49,8 +49,11 @@ async def begin_run(connection_pk: int, sync: str, run_id: str, full: bool) -> s
     state = await ctx.states.get(connection_pk, sync)
     checkpoint = state.checkpoint if state is not None else None
     since = checkpoint.get("updatedTime") if checkpoint else None
+    # A list read whole never has a checkpoint: after its first successful run it is incremental too.
+    succeeded = state is not None and state.latest_result is not None
+    initial = full or (not since and not succeeded)
     await ctx.states.run_started(
-        connection_pk, sync, run_id=run_id, sync_type="INCREMENTAL" if since else "INITIAL"
+        connection_pk, sync, run_id=run_id, sync_type="INITIAL" if initial else "INCREMENTAL"
     )
     return since if isinstance(since, str) else None
 
