@@ -16,11 +16,14 @@ from billbridge.runtime import SyncRole, open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
 from billbridge.web.api.proxy import proxy_routes
+from billbridge.web.api.proxy_openapi import add_proxy
 from billbridge.web.connect_ui import router as connect_ui_router
 from billbridge.web.error_boundary import ErrorBoundary
 from billbridge.web.errors import install_exception_handlers
 from billbridge.web.metrics import router as metrics_router
+from billbridge.web.openapi import install_openapi, ok
 from billbridge.web.request_guard import RequestGuard
+from billbridge.web.responses import Health
 
 # nango-compat §1: what browsers may send cross-origin (the frontend SDK and the Connect UI).
 CORS_HEADERS = [
@@ -37,6 +40,14 @@ CORS_HEADERS = [
     "Sentry-Trace",
     "Baggage",
 ]
+
+
+DESCRIPTION = (
+    "Nango-compatible API for BILL (Bill.com) connections: connect sessions, linking, connections, "
+    "integrations and the proxy to BILL's v3 API. Every error answers with "
+    '`{"error": {"code", "message", "errors"?, "payload"?}}`; malformed input is a 400 that names '
+    "the field, never a 422."
+)
 
 
 def create_app(
@@ -71,6 +82,7 @@ def create_app(
     app = FastAPI(
         title="billbridge",
         version=__version__,
+        description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -90,7 +102,15 @@ def create_app(
         app.include_router(router)
     app.include_router(connect_ui_router)
     app.include_router(metrics_router)
-    app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        "/health",
+        health,
+        methods=["GET"],
+        tags=["health"],
+        response_model=None,
+        responses=ok(Health, "The process answers (no database or BILL call)."),
+    )
+    install_openapi(app, extra_paths=add_proxy)
     # Before every route, so a refused body is never read; inside CORS, so browsers see refusals
     # and unexpected errors (ErrorBoundary) alike.
     app.add_middleware(

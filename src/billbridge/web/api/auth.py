@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from billbridge.connections import (
     LinkOutcome,
@@ -21,6 +22,8 @@ from billbridge.runtime import Runtime
 from billbridge.web.deps import ConnectContext, RuntimeDep, lookup_connect_token
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.keys import unauthorized, unknown_connect_token
+from billbridge.web.openapi import CONNECT_TOKEN_QUERY, errors, ok, operation
+from billbridge.web.responses import Linked
 from billbridge.web.validation import json_gate, read_json
 
 log = structlog.get_logger(__name__)
@@ -47,7 +50,30 @@ async def _authenticate(request: Request, services: Runtime) -> ConnectContext:
     )
 
 
-@router.post("/auth/bill/{provider_config_key}")
+class LinkBody(BaseModel):
+    """The four values the user typed (``@nangohq/frontend``'s ``auth()`` credentials)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(
+        max_length=255, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s.]+\s*$", description="The BILL sign-in e-mail."
+    )
+    password: str = Field(min_length=1, max_length=255)
+    organization_id: str = Field(pattern="^008[A-Za-z0-9]{17}$")
+    dev_key: str = Field(min_length=1, max_length=255, description="The BILL developer key.")
+    api_token: str | None = Field(default=None, description="Optional Spend & Expense API token.")
+    type: Literal["BILL"] | None = Field(default=None, description="Ignored (Connect UI sends it).")
+
+
+@router.post(
+    "/auth/bill/{provider_config_key}",
+    response_model=None,
+    responses={
+        **ok(Linked, "Linked: BILL accepted the credentials and the connection is stored."),
+        **errors(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+    },
+    openapi_extra=operation(security=CONNECT_TOKEN_QUERY, body=LinkBody, body_required=True),
+)
 async def link_bill(provider_config_key: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Check the form, log in to BILL, store the connection; answer at once either way."""
     ctx = await _authenticate(request, services)

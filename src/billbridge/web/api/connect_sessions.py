@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import pydantic
 from fastapi import APIRouter, Request, Response
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, ConfigDict, Field
 
 from billbridge.connections import session_tags
 from billbridge.runtime import Runtime
@@ -20,6 +20,16 @@ from billbridge.web.deps import (
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.fields import EndUserIn, OrganizationIn, Strict, Tags, Text255
 from billbridge.web.formatters import end_user_public, zulu
+from billbridge.web.openapi import (
+    CONNECT_TOKEN,
+    errors,
+    is_integration_key,
+    keyed_by_integration,
+    lists_integration_keys,
+    ok,
+    operation,
+)
+from billbridge.web.responses import ConnectSessionCreated, ConnectSessionOut
 from billbridge.web.validation import parse_body, read_json, strict_query
 
 
@@ -36,8 +46,10 @@ class OverrideIn(Strict):
 class _SessionFields(Strict):
     end_user: EndUserIn | None = None
     organization: OrganizationIn | None = None
-    integrations_config_defaults: dict[str, IntegrationDefaultsIn] | None = None
-    overrides: dict[str, OverrideIn] | None = None
+    integrations_config_defaults: dict[str, IntegrationDefaultsIn] | None = Field(
+        default=None, json_schema_extra=keyed_by_integration
+    )
+    overrides: dict[str, OverrideIn] | None = Field(default=None, json_schema_extra=keyed_by_integration)
     webhook_url_override: AnyHttpUrl | Literal[""] | None = None
     tags: Tags | None = None
     # billbridge's extension: ask for an MFA-trusted session (defaults to the server setting).
@@ -45,12 +57,22 @@ class _SessionFields(Strict):
 
 
 class SessionCreate(_SessionFields):
-    allowed_integrations: list[Text255] | None = None
+    # Documented: an end user is required, unless top-level tags are given.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["end_user"], "properties": {"end_user": {"type": "object"}}},
+                {"required": ["tags"], "properties": {"tags": {"type": "object", "minProperties": 1}}},
+            ]
+        }
+    )
+
+    allowed_integrations: list[Text255] | None = Field(default=None, json_schema_extra=lists_integration_keys)
 
 
 class ReconnectCreate(_SessionFields):
     connection_id: Text255
-    integration_id: Text255
+    integration_id: Text255 = Field(json_schema_extra=is_integration_key)
 
 
 router = APIRouter(tags=["connect"])
@@ -58,7 +80,16 @@ secret_router = APIRouter(tags=["connect"], dependencies=SECRET_KEY_GUARDS)
 token_router = APIRouter(tags=["connect"], dependencies=CONNECT_TOKEN_GUARDS)
 
 
-@secret_router.post("/connect/sessions", status_code=201)
+@secret_router.post(
+    "/connect/sessions",
+    status_code=201,
+    response_model=None,
+    responses={
+        **ok(ConnectSessionCreated, "The session's token (valid 30 minutes) and connect link.", 201),
+        **errors(400, 401, 413, 415),
+    },
+    openapi_extra=operation(body=SessionCreate),
+)
 async def create_session(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Create a connect session for an end user (``@nangohq/node`` ``createConnectSession``)."""
     strict_query(request)
@@ -83,7 +114,16 @@ async def create_session(request: Request, services: RuntimeDep) -> dict[str, An
     return await _create(services, body, allowed=body.allowed_integrations, reconnect=None)
 
 
-@secret_router.post("/connect/sessions/reconnect", status_code=201)
+@secret_router.post(
+    "/connect/sessions/reconnect",
+    status_code=201,
+    response_model=None,
+    responses={
+        **ok(ConnectSessionCreated, "A session that re-links the named connection.", 201),
+        **errors(400, 401, 413, 415),
+    },
+    openapi_extra=operation(body=ReconnectCreate, body_required=True),
+)
 async def create_reconnect_session(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """A session that re-links one existing connection (``createReconnectSession``)."""
     strict_query(request)
@@ -168,7 +208,15 @@ async def _create(
     }
 
 
-@token_router.get("/connect/session")
+@token_router.get(
+    "/connect/session",
+    response_model=None,
+    responses={
+        **ok(ConnectSessionOut, "What the Connect UI shows for this session."),
+        **errors(400, 401, 415),
+    },
+    openapi_extra=operation(security=CONNECT_TOKEN),
+)
 async def get_session(request: Request, services: RuntimeDep, ctx: ConnectTokenDep) -> dict[str, Any]:
     """What the Connect UI needs to render (nango-compat §5), plus reconnect pre-fill."""
     strict_query(request)
@@ -204,7 +252,12 @@ async def session_view(services: Runtime, session: ConnectSession) -> dict[str, 
     return data
 
 
-@token_router.delete("/connect/session", status_code=204)
+@token_router.delete(
+    "/connect/session",
+    status_code=204,
+    responses={204: {"description": "The session is ended."}, **errors(400, 401, 415)},
+    openapi_extra=operation(security=CONNECT_TOKEN),
+)
 async def delete_session(request: Request, services: RuntimeDep, ctx: ConnectTokenDep) -> Response:
     """End a connect session before it expires."""
     strict_query(request)

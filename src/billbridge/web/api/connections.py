@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, Field
 
 from billbridge.errors import ConnectionStateError
 from billbridge.runtime import Runtime
@@ -20,6 +20,8 @@ from billbridge.web.formatters import (
     connection_without_credentials,
     timestamp,
 )
+from billbridge.web.openapi import INTEGRATION_KEY, errors, is_integration_key, ok, operation, query
+from billbridge.web.responses import ConnectionList, ConnectionOut, MetadataEcho, Success
 from billbridge.web.validation import boolean, integer, parse_body, read_json, required, strict_query
 
 router = APIRouter(tags=["connections"], dependencies=SECRET_KEY_GUARDS)
@@ -38,6 +40,39 @@ _LIST_QUERY = {
 }
 
 
+_KEY_PARAMETER = query(
+    "provider_config_key", "The connection's integration.", required=True, schema=INTEGRATION_KEY
+)
+_FLAG = {"type": "string", "enum": ["true", "false"]}
+_GET_PARAMETERS = [
+    _KEY_PARAMETER,
+    query("force_refresh", "true: log in to BILL again even if the session is still good.", schema=_FLAG),
+    query("refresh_token", "Accepted for Nango's clients; no effect for BILL.", schema=_FLAG),
+    query("refresh_github_app_jwt_token", "Accepted for Nango's clients; no effect.", schema=_FLAG),
+]
+_LIST_PARAMETERS = [
+    query("connectionId", "Only this connection id."),
+    query("search", "Text in the connection id, end user id, e-mail or display name."),
+    query("endUserId", "Only connections of this end user."),
+    query("endUserOrganizationId", "Only connections of this end user organization."),
+    query(
+        "integrationId",
+        "Comma-separated integrations.",
+        schema={"type": "string", "pattern": "^(bill|bill-sandbox)?(,(bill|bill-sandbox))*$"},
+    ),
+    query(
+        "limit",
+        "At most this many (1 to 2000).",
+        schema={"type": "string", "pattern": "^(0*[1-9][0-9]{0,2}|0*1[0-9]{3}|0*2000)$"},
+    ),
+    query(
+        "page",
+        "Page number from 0 (with limit).",
+        schema={"type": "string", "pattern": "^0*([0-9]{1,9}|1000000000)$"},
+    ),
+]
+
+
 class ConnectionPatch(Strict):
     end_user: EndUserWithOrganizationIn | None = None
     tags: Tags | None = None
@@ -46,7 +81,7 @@ class ConnectionPatch(Strict):
 
 class MetadataBody(Strict):
     connection_id: Text255 | list[Text255]
-    provider_config_key: Text255
+    provider_config_key: Text255 = Field(json_schema_extra=is_integration_key)
     metadata: dict[str, Any]
 
 
@@ -69,7 +104,15 @@ def _unknown(connection_id: str) -> ApiError:
     )
 
 
-@router.get("/connections")
+@router.get(
+    "/connections",
+    response_model=None,
+    responses={
+        **ok(ConnectionList, "Matching connections, newest first, without credentials."),
+        **errors(400, 401, 415),
+    },
+    openapi_extra=operation(parameters=_LIST_PARAMETERS),
+)
 @router.get("/connections/", include_in_schema=False)
 async def list_connections(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Connections matching Nango's filters, newest first, without credentials."""
@@ -93,13 +136,24 @@ async def list_connections(request: Request, services: RuntimeDep) -> dict[str, 
     return {"connections": [connection_list_item(conn) for conn in found]}
 
 
-@router.post("/connections/metadata", status_code=201)
+@router.post(
+    "/connections/metadata",
+    status_code=201,
+    response_model=None,
+    responses={**ok(MetadataEcho, "The body, echoed.", 201), **errors(400, 401, 404, 413, 415)},
+    openapi_extra=operation(body=MetadataBody, body_required=True),
+)
 async def set_metadata(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Replace the metadata of one or more connections; echoes the body."""
     return await _metadata(request, services, merge=False)
 
 
-@router.patch("/connections/metadata")
+@router.patch(
+    "/connections/metadata",
+    response_model=None,
+    responses={**ok(MetadataEcho, "The body, echoed."), **errors(400, 401, 404, 413, 415)},
+    openapi_extra=operation(body=MetadataBody, body_required=True),
+)
 async def update_metadata(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Merge into the metadata of one or more connections; echoes the body."""
     return await _metadata(request, services, merge=True)
@@ -120,7 +174,15 @@ async def _metadata(request: Request, services: Runtime, *, merge: bool) -> dict
     return dict(raw)
 
 
-@router.get("/connections/{connection_id}")
+@router.get(
+    "/connections/{connection_id}",
+    response_model=None,
+    responses={
+        **ok(ConnectionOut, "The connection, with a BILL session usable for 15 more minutes at least."),
+        **errors(400, 401, 403, 404, 415, 424, 429, 502, 503, 504),
+    },
+    openapi_extra=operation(parameters=_GET_PARAMETERS),
+)
 async def get_connection(connection_id: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """The connection with a session usable for at least 15 more minutes (a new one if forced)."""
     q = strict_query(request, _GET_QUERY)
@@ -148,7 +210,15 @@ async def get_connection(connection_id: str, request: Request, services: Runtime
     return body
 
 
-@router.delete("/connections/{connection_id}")
+@router.delete(
+    "/connections/{connection_id}",
+    response_model=None,
+    responses={
+        **ok(Success, "Deleted (its BILL session is ended in the background)."),
+        **errors(400, 401, 415),
+    },
+    openapi_extra=operation(parameters=[_KEY_PARAMETER]),
+)
 async def delete_connection(connection_id: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Delete the connection and end its BILL session."""
     q = strict_query(request, {"provider_config_key"})
@@ -157,7 +227,12 @@ async def delete_connection(connection_id: str, request: Request, services: Runt
     return {"success": await services.accounts.delete(conn)}
 
 
-@router.patch("/connections/{connection_id}")
+@router.patch(
+    "/connections/{connection_id}",
+    response_model=None,
+    responses={**ok(Success, "Changed."), **errors(400, 401, 413, 415)},
+    openapi_extra=operation(body=ConnectionPatch, parameters=[_KEY_PARAMETER]),
+)
 async def patch_connection(connection_id: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Change the end user, tags or webhook override of a connection."""
     q = strict_query(request, {"provider_config_key"})

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from billbridge.web.deps import SECRET_KEY_GUARDS, CallerDep, RuntimeDep, require_key_or_connect_token
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.formatters import integration_public
+from billbridge.web.openapi import CONNECT_TOKEN, SECRET_KEY, errors, ok, operation, query
+from billbridge.web.responses import IntegrationList, IntegrationOne
 from billbridge.web.validation import json_gate, strict_query
 
 router = APIRouter(tags=["integrations"])
@@ -20,7 +22,12 @@ key_router = APIRouter(tags=["integrations"], dependencies=SECRET_KEY_GUARDS)
 _INCLUDES = {"webhook", "credentials"}
 
 
-@list_router.get("/integrations")
+@list_router.get(
+    "/integrations",
+    response_model=None,
+    responses={**ok(IntegrationList, "The integrations the caller may use."), **errors(400, 401, 415)},
+    openapi_extra={"security": [{SECRET_KEY: []}, {CONNECT_TOKEN: []}]},
+)
 @list_router.get("/integrations/", include_in_schema=False)
 async def list_integrations(request: Request, services: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     """Every integration; a connect token sees only those its session allows."""
@@ -35,7 +42,20 @@ async def list_integrations(request: Request, services: RuntimeDep, caller: Call
     }
 
 
-@key_router.get("/integrations/{unique_key}")
+@key_router.get(
+    "/integrations/{unique_key}",
+    response_model=None,
+    responses={**ok(IntegrationOne, "The integration."), **errors(400, 401, 404, 415)},
+    openapi_extra=operation(
+        parameters=[
+            query(
+                "include",
+                "webhook, credentials, or both comma-separated: adds those fields.",
+                schema={"type": "string", "pattern": "^((webhook|credentials)(,(webhook|credentials))*)?$"},
+            )
+        ]
+    ),
+)
 async def get_integration(unique_key: str, request: Request, services: RuntimeDep) -> dict[str, Any]:
     """One integration; ``include=webhook`` or ``include=credentials`` adds those fields."""
     q = strict_query(request, {"include"})

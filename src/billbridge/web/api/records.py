@@ -17,6 +17,8 @@ from billbridge.errors import ValidationError
 from billbridge.store.record_pages import DEFAULT_LIMIT, MAX_LIMIT
 from billbridge.web.deps import SECRET_KEY_GUARDS, RuntimeDep
 from billbridge.web.errors import ApiError, issue
+from billbridge.web.openapi import INTEGRATION_KEYS, errors, header, ok, operation, query
+from billbridge.web.responses import RecordsPage
 
 router = APIRouter(tags=["records"], dependencies=SECRET_KEY_GUARDS)
 
@@ -32,7 +34,55 @@ LOOKBACK: Final = timedelta(days=365)
 MAX_IDS: Final = 100
 
 
-@router.get("/records")
+_PARAMETERS = [
+    query(
+        "model",
+        "The model (e.g. Vendor).",
+        required=True,
+        schema={"type": "string", "pattern": _MODEL.pattern},
+    ),
+    query(
+        "variant",
+        "The sync variant (base when omitted).",
+        schema={"type": "string", "pattern": _VARIANT.pattern},
+    ),
+    query("modified_after", "Changes after this ISO 8601 date-time with a zone, within 12 months."),
+    query("delta", "Deprecated name of modified_after."),
+    query(
+        "limit",
+        f"Records per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+        schema={"type": "string", "pattern": "^[0-9]+$"},
+    ),
+    query("filter", "Comma-separated actions: added, updated, deleted."),
+    query(
+        "cursor",
+        "next_cursor of the previous page.",
+        schema={"type": "string", "minLength": 1, "maxLength": 1000},
+    ),
+    {
+        **query(
+            "ids",
+            "Only these record ids (repeat the parameter, at most 100).",
+            schema={
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 256},
+                "maxItems": MAX_IDS,
+            },
+        ),
+        "style": "form",
+        "explode": True,
+    },
+    header("Connection-Id", "The connection's id.", pattern=_CONNECTION_ID.pattern, maxLength=255),
+    header("Provider-Config-Key", "The connection's integration.", enum=list(INTEGRATION_KEYS)),
+]
+
+
+@router.get(
+    "/records",
+    response_model=None,
+    responses={**ok(RecordsPage, "One page of records, oldest change first."), **errors(400, 401, 415)},
+    openapi_extra=operation(parameters=_PARAMETERS),
+)
 @router.get("/records/", include_in_schema=False)
 async def list_records(request: Request, services: RuntimeDep) -> Response:
     """One page of records, oldest change first: ``{records: [...], next_cursor}``."""

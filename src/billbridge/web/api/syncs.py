@@ -19,6 +19,8 @@ from billbridge.runtime import Runtime
 from billbridge.store import Frequency, parse_frequency
 from billbridge.web.deps import SECRET_KEY_GUARDS, RuntimeDep
 from billbridge.web.errors import ApiError, issue
+from billbridge.web.openapi import INTEGRATION_KEY, errors, ok, operation, query
+from billbridge.web.responses import FrequencyOut, Success, SyncStatusList
 from billbridge.web.sync_selection import (
     SyncRef,
     check_integration,
@@ -98,7 +100,12 @@ def _engine(services: Runtime) -> SyncControl:
     return engine
 
 
-@router.post("/sync/trigger")
+@router.post(
+    "/sync/trigger",
+    response_model=None,
+    responses={**ok(Success, "The runs are queued."), **errors(400, 401, 404, 413, 415, 503)},
+    openapi_extra=operation(body=TriggerBody, body_required=True),
+)
 async def trigger(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Run syncs now: incremental, or a full refresh (``opts.reset`` or the legacy ``sync_mode``)."""
     strict_query(request)
@@ -142,13 +149,23 @@ async def trigger(request: Request, services: RuntimeDep) -> dict[str, Any]:
     return {"success": True}
 
 
-@router.post("/sync/start")
+@router.post(
+    "/sync/start",
+    response_model=None,
+    responses={**ok(Success, "The schedules run again."), **errors(400, 401, 404, 413, 415)},
+    openapi_extra=operation(body=ScheduleBody, body_required=True),
+)
 async def start(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Resume the schedule of syncs (a sync overdue while paused runs at the next tick)."""
     return await _schedule(request, services, enabled=True)
 
 
-@router.post("/sync/pause")
+@router.post(
+    "/sync/pause",
+    response_model=None,
+    responses={**ok(Success, "The schedules are paused."), **errors(400, 401, 404, 413, 415)},
+    openapi_extra=operation(body=ScheduleBody, body_required=True),
+)
 async def pause(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Pause the schedule of syncs (a run in progress finishes)."""
     return await _schedule(request, services, enabled=False)
@@ -166,7 +183,18 @@ async def _schedule(request: Request, services: Runtime, *, enabled: bool) -> di
     return {"success": True}
 
 
-@router.get("/sync/status")
+@router.get(
+    "/sync/status",
+    response_model=None,
+    responses={**ok(SyncStatusList, "The syncs' status."), **errors(400, 401, 404, 415)},
+    openapi_extra=operation(
+        parameters=[
+            query("syncs", "Comma-separated sync names, or * for all.", required=True),
+            query("provider_config_key", "The integration.", required=True, schema=INTEGRATION_KEY),
+            query("connection_id", "Only this connection."),
+        ]
+    ),
+)
 async def status(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """The status of syncs (``syncs=*`` for all) of one connection or of every connection."""
     q = strict_query(request, {"syncs", "provider_config_key", "connection_id"})
@@ -192,7 +220,12 @@ async def status(request: Request, services: RuntimeDep) -> dict[str, Any]:
     return {"syncs": [sync_status(state, counts[state.connection_pk]) for state in found]}
 
 
-@router.put("/sync/update-connection-frequency")
+@router.put(
+    "/sync/update-connection-frequency",
+    response_model=None,
+    responses={**ok(FrequencyOut, "The frequency now in force."), **errors(400, 401, 404, 413, 415)},
+    openapi_extra=operation(body=FrequencyBody, body_required=True),
+)
 async def update_frequency(request: Request, services: RuntimeDep) -> dict[str, Any]:
     """Set how often one sync of one connection runs (``null``: back to the default)."""
     strict_query(request)

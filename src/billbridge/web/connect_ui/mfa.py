@@ -21,6 +21,8 @@ from billbridge.web.api.auth import MAX_LINK_ATTEMPTS
 from billbridge.web.connect_ui.ownership import linked_connection
 from billbridge.web.deps import ConnectContext, ConnectTokenDep, RuntimeDep
 from billbridge.web.errors import ApiError, issue
+from billbridge.web.openapi import CONNECT_TOKEN, errors, ok, operation
+from billbridge.web.responses import MfaChallenge, MfaValidated
 
 router = APIRouter(prefix="/connect/mfa")
 
@@ -43,7 +45,8 @@ class MfaCheck(MfaTarget):
     """A code typed by the user for a challenge."""
 
     challengeId: str = Field(min_length=1, max_length=255)
-    code: str = Field(max_length=32)
+    # The route reads 4 to 8 ASCII digits, spaces allowed between them (documented, checked there).
+    code: str = Field(max_length=32, json_schema_extra={"pattern": "^\\s*([0-9]\\s*){4,8}$"})
     rememberDevice: bool = True
 
 
@@ -63,7 +66,15 @@ def device_name(connection: Connection) -> str:
     return "billbridge-" + re.sub(r"[^A-Za-z0-9-]", "", connection.connection_id)[:36]
 
 
-@router.post("/challenge")
+@router.post(
+    "/challenge",
+    response_model=None,
+    responses={
+        **ok(MfaChallenge, "A code was texted (challengeId), or BILL already trusts this device."),
+        **errors(400, 401, 403, 404, 413, 424, 429, 502, 503, 504),
+    },
+    openapi_extra=operation(security=CONNECT_TOKEN),
+)
 async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: RuntimeDep) -> dict[str, str | bool]:
     """Ask BILL to text a code to the user's phone, unless BILL already trusts this connection.
 
@@ -89,7 +100,15 @@ async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: RuntimeD
     return {"challengeId": challenge_id}
 
 
-@router.post("/validate")
+@router.post(
+    "/validate",
+    response_model=None,
+    responses={
+        **ok(MfaValidated, "The BILL session is trusted now."),
+        **errors(400, 401, 403, 404, 413, 424, 429, 502, 503, 504),
+    },
+    openapi_extra=operation(security=CONNECT_TOKEN),
+)
 async def validate(body: MfaCheck, caller: ConnectTokenDep, services: RuntimeDep) -> dict[str, bool]:
     """Check the code; the BILL session becomes trusted, and with ``rememberDevice`` later logins too.
 
