@@ -110,6 +110,15 @@ def test_proxy_get_post_and_every_vendor_once(journey: Journey) -> None:
     assert flow["missingVendor"]["code"].startswith("BDC_")
 
 
+def test_a_keyed_create_from_the_node_client_happens_once(journey: Journey, stack: Stack) -> None:
+    first, again = journey.flow["keyed"]
+    assert first["status"] in (200, 201)
+    assert (again["status"], again["id"]) == (first["status"], first["id"])
+    assert (first["replayed"], again["replayed"]) == (None, "true")
+    vendors = httpx.get(f"{stack.sim}/_sim/objects", params={"family": "vendors"}, timeout=10).json()
+    assert sum(vendor["name"] == "E2E Once Ltd" for vendor in vendors["results"]) == 1
+
+
 def test_forced_refresh_gives_a_new_working_session(journey: Journey) -> None:
     flow = journey.flow
     assert flow["refreshed"]["sessionId"] != flow["connection"]["credentials"]["session_id"]

@@ -1,5 +1,6 @@
 // The whole journey with Nango's official clients: connect session, link (frontend auth()),
-// get, list, proxy GET and POST, paging through every vendor, forced refresh, metadata, delete.
+// get, list, proxy GET and POST (also with an Idempotency-Key), paging through every vendor, forced
+// refresh, metadata, delete.
 import Frontend from '@nangohq/frontend';
 import { backend, demo, done, failure, host, integration } from './common.mjs';
 
@@ -50,6 +51,20 @@ do {
     pages += 1;
 } while (page && pages < 100);
 out.paging = { pages, ids: seen };
+
+// A create retried with the same Idempotency-Key (the SDK sends it as Nango-Proxy-Idempotency-Key).
+const keyed = {
+    endpoint: '/v3/vendors',
+    data: { name: 'E2E Once Ltd', accountType: 'BUSINESS', email: 'ap@e2e-once.example.com', phone: '5550101' },
+    headers: { 'Idempotency-Key': 'e2e-create-once-1' },
+    ...ids
+};
+const keyedAnswers = [await nango.post(keyed), await nango.post(keyed)];
+out.keyed = keyedAnswers.map((answer) => ({
+    status: answer.status,
+    id: answer.data.id,
+    replayed: answer.headers['idempotent-replayed'] ?? null
+}));
 
 const missing = await failure(nango.get({ endpoint: '/v3/vendors/00900000000000000000', ...ids }));
 out.missingVendor = { status: missing.status, code: Array.isArray(missing.data) ? missing.data[0].code : null };
