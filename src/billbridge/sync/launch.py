@@ -7,13 +7,17 @@ import os
 import socket
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig
 from sqlalchemy.engine import make_url
 
 from billbridge.settings import Settings
 
 APP_NAME = "billbridge"
+# The SQLite engines handed to DBOS, disposed when it stops (DBOS leaves a given engine open).
+_engines: dict[str, sa.Engine] = {}
 
 
 def app_version() -> str:
@@ -79,6 +83,11 @@ async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
     config: DBOSConfig = {
         "name": APP_NAME,
         "system_database_url": options.system_database_url,
+        "system_database_engine": _engines.setdefault(
+            options.system_database_url, sqlite_engine(options.system_database_url)
+        )
+        if options.is_sqlite
+        else None,
         "application_version": app_version(),
         "executor_id": options.executor_id,
         "dbos_system_schema": options.system_schema,
@@ -89,6 +98,27 @@ async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
     DBOS.launch()
 
 
+def sqlite_engine(url: str) -> sa.Engine:
+    """DBOS's SQLite engine as DBOS makes it (IMMEDIATE transactions, busy timeout, foreign keys),
+    in WAL mode with ``synchronous=NORMAL``, like billbridge's own SQLite database.
+
+    DBOS's default journal syncs the disk at every step it records (one per stored page), which
+    caps a sync at the disk's fsync rate; WAL keeps every committed step across a killed process.
+    """
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = "IMMEDIATE"
+        for pragma in ("busy_timeout=30000", "foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+
+    return engine
+
+
 async def shutdown_dbos() -> None:
     """Stop DBOS; the workflow registrations stay for the next launch in this process."""
     DBOS.destroy(destroy_registry=False)
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()

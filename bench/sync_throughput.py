@@ -1,0 +1,314 @@
+"""How fast syncs store BILL records, against BILL's own ceiling, and what they cost.
+
+    .venv/bin/python bench/sync_throughput.py [--only a,b,c,d] [--database-url postgresql+psycopg://...]
+
+Starts ``billbridge simulator`` and the syncing processes (``billbridge sync run``, or
+``billbridge worker`` x 2 with ``billbridge serve`` queueing) on loopback ports, links accounts with
+``billbridge link``, and reads the outcome from the database (each sync's ``started_at`` and
+``finished_at``), so process start-up is outside every rate.
+
+(a) one family (vendors) of 100,000 records, simulator latency 100 ms, one organization, SQLite:
+    records/s against BILL's ceiling for one organization (3 pages of 100 in flight per round trip
+    = 3,000 records/s); target >= 90 % (one page at a time would reach 33 %).
+(b) 10 organizations at once, latency 100 ms, two workers on PostgreSQL: aggregate records/s
+    against 10 x the ceiling, CPU seconds per 1,000 records (workers, serve, simulator).
+(c) no latency, one organization: 100,000 then 1,000,000 records into SQLite and PostgreSQL:
+    records/s stored (target >= 20,000) and the syncing process's peak RSS (target < 250 MB and
+    flat between 100,000 and 1,000,000).
+(d) the 1,000,000 records of (c) paged through ``GET /records`` with limit 10,000: records/s served
+    (target >= 50,000).
+
+PostgreSQL comes from ``--database-url`` (an admin URL; a database is created per phase) or
+``BILLBRIDGE_TEST_POSTGRES_URL``; without either, the PostgreSQL parts are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+from billbridge.settings import get_settings
+from billbridge.store import Database, RecordRepository, SyncStateRepository
+from keeper_support import billbridge, child_env, cpu_seconds, free_port, load_average, process, simulator
+
+CEILING_PER_ORG = 3 * 100 / 0.100  # 3 pages of 100 records per 100 ms round trip
+
+
+@dataclass
+class Outcome:
+    records: int
+    seconds: float
+    peak_rss_mb: float = 0.0
+    cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set so far (``VmHWM``), in MB."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def credentials(world: dict[str, Any], index: int) -> dict[str, str]:
+    org = world["organizations"][index]
+    return {
+        "username": org["users"][0]["username"],
+        "password": org["users"][0]["password"],
+        "organization_id": org["id"],
+        "dev_key": next(k["key"] for k in world["dev_keys"] if org["id"] in k["organization_ids"]),
+    }
+
+
+def link(env: dict[str, str], creds: dict[str, str], connection_id: str) -> None:
+    command = billbridge(
+        "link", "-i", "bill-sandbox", "--username", creds["username"], "--organization-id",
+        creds["organization_id"], "--connection-id", connection_id, "--no-input",
+    )  # fmt: skip
+    extra = {"BILLBRIDGE_LINK_PASSWORD": creds["password"], "BILLBRIDGE_LINK_DEV_KEY": creds["dev_key"]}
+    subprocess.run(command, env=child_env(**env, **extra), check=True, capture_output=True, timeout=120)
+
+
+def warm(sim: str, family: str, organization_id: str) -> None:
+    """Generate the family in the simulator now, outside the measured run."""
+    params = {"family": family, "organization_id": organization_id}
+    httpx.get(f"{sim}/_sim/objects", params=params, timeout=600).raise_for_status()
+
+
+async def outcome(env: dict[str, str], connection_ids: list[str], sync: str = "vendors") -> Outcome:
+    """Records stored and wall time from the first run's start to the last run's end."""
+    settings = get_settings(
+        data_dir=env["BILLBRIDGE_DATA_DIR"], database_url=env.get("BILLBRIDGE_DATABASE_URL")
+    )
+    db = await Database.open(settings)
+    try:
+        states = SyncStateRepository(db)
+        records = RecordRepository(db)
+        found = [s for s in await states.list(names=[sync]) if s.connection_id in connection_ids]
+        starts = [s.started_at for s in found if s.started_at]
+        ends = [s.finished_at for s in found if s.finished_at]
+        total = 0
+        for state in found:
+            total += (await records.counts(state.connection_pk)).get(state.model, 0)
+        if not starts or not ends or any(s.status != "SUCCESS" for s in found):
+            raise RuntimeError(
+                f"runs did not all succeed: {[(s.connection_id, s.status, s.last_error) for s in found]}"
+            )
+        return Outcome(total, (max(ends) - min(starts)).total_seconds())
+    finally:
+        await db.close()
+
+
+def sync_run(env: dict[str, str], connection_id: str) -> float:
+    """``billbridge sync run`` to the end; returns its peak RSS in MB."""
+    command = billbridge("sync", "run", connection_id, "--sync", "vendors")
+    proc = subprocess.Popen(command, env=child_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, peak_rss_mb(proc.pid))
+        time.sleep(0.2)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sync run failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return peak
+
+
+def base_env(work: Path, sim: str, database_url: str | None) -> dict[str, str]:
+    env = {
+        "BILLBRIDGE_DATA_DIR": str(work),
+        "BILLBRIDGE_BILL_SANDBOX_URL": sim,
+        "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
+        "BILLBRIDGE_SYNC_DEFAULTS": "none",
+        "BILLBRIDGE_LOG_LEVEL": "WARNING",
+    }
+    if database_url:
+        env["BILLBRIDGE_DATABASE_URL"] = database_url
+    return env
+
+
+def fresh_postgres(admin_url: str) -> str:
+    name = f"bench_sync_{uuid.uuid4().hex[:10]}"
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def one_org(records: int, latency_ms: int, database_url: str | None) -> tuple[Outcome, dict[str, str]]:
+    """Sync one organization's vendors with ``billbridge sync run``; the data stays for (d)."""
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    with simulator(organizations=1, records=records, latency_ms=latency_ms) as sim:
+        world = httpx.get(f"{sim}/_sim/world", timeout=30).json()
+        env = base_env(work, sim, database_url)
+        creds = credentials(world, 0)
+        link(env, creds, "bench")
+        warm(sim, "vendors", creds["organization_id"])
+        peak = sync_run(env, "bench")
+        result = asyncio.run(outcome(env, ["bench"]))
+        result.peak_rss_mb = peak
+        return result, env
+
+
+def phase_a(records: int) -> None:
+    result, _ = one_org(records, 100, None)
+    print(
+        f"(a) {result.records:,} vendors, 100 ms latency, SQLite: {result.rate:,.0f} records/s in "
+        f"{result.seconds:.1f} s = {result.rate / CEILING_PER_ORG:.0%} of BILL's ceiling "
+        f"({CEILING_PER_ORG:,.0f}/s; target >= 90 %)"
+    )
+
+
+def phase_b(admin_url: str, orgs: int, records: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-b-"))
+    database_url = fresh_postgres(admin_url)
+    secret_key = str(uuid.uuid4())
+    with simulator(organizations=orgs, records=records, latency_ms=100) as sim:
+        world = httpx.get(f"{sim}/_sim/world", timeout=30).json()
+        env = {
+            **base_env(work, sim, database_url),
+            "BILLBRIDGE_SECRET_KEY": secret_key,
+            "BILLBRIDGE_SYNC_DEFAULTS": "vendors",
+        }
+        ids = [f"org-{i}" for i in range(orgs)]
+        for i, connection_id in enumerate(ids):
+            creds = credentials(world, i)
+            link(env, creds, connection_id)
+            warm(sim, "vendors", creds["organization_id"])
+        port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        serve = billbridge("serve", "--port", str(port))
+        with (
+            process(serve, ready_url=f"{api}/health", env=child_env(**env)) as server,
+            process(
+                billbridge("worker", "--id", "w1"), ready_url=f"{api}/health", env=child_env(**env)
+            ) as w1,
+            process(
+                billbridge("worker", "--id", "w2"), ready_url=f"{api}/health", env=child_env(**env)
+            ) as w2,
+        ):
+            time.sleep(3)  # the workers launch DBOS and start polling the queue
+            pids = [server.pid, w1.pid, w2.pid]
+            cpu_before = sum(cpu_seconds(pid) or 0.0 for pid in pids)
+            auth = {"Authorization": f"Bearer {secret_key}"}
+            for connection_id in ids:
+                body = {
+                    "syncs": ["vendors"],
+                    "provider_config_key": "bill-sandbox",
+                    "connection_id": connection_id,
+                }
+                httpx.post(f"{api}/sync/trigger", headers=auth, json=body, timeout=30).raise_for_status()
+            deadline = time.monotonic() + 1800
+            while time.monotonic() < deadline:
+                status = httpx.get(
+                    f"{api}/sync/status",
+                    headers=auth,
+                    params={"provider_config_key": "bill-sandbox", "syncs": "vendors"},
+                    timeout=30,
+                ).json()["syncs"]
+                if len(status) == orgs and all(s["status"] in ("SUCCESS", "ERROR") for s in status):
+                    break
+                time.sleep(0.5)
+            cpu = sum(cpu_seconds(pid) or 0.0 for pid in pids) - cpu_before
+        result = asyncio.run(outcome(env, ids))
+    ceiling = CEILING_PER_ORG * orgs
+    print(
+        f"(b) {orgs} organizations x {records:,} vendors, 100 ms latency, 2 workers on PostgreSQL: "
+        f"{result.rate:,.0f} records/s = {result.rate / ceiling:.0%} of {orgs} x the ceiling "
+        f"({ceiling:,.0f}/s); {cpu / result.records * 1000:.2f} CPU s per 1,000 records (serve + workers)"
+    )
+
+
+def phase_c(sizes: list[int], admin_url: str | None) -> dict[str, str] | None:
+    backends: list[tuple[str, str | None]] = [("SQLite", None)]
+    if admin_url:
+        backends.append(("PostgreSQL", admin_url))
+    keep: dict[str, str] | None = None
+    for name, admin in backends:
+        for size in sizes:
+            result, env = one_org(size, 0, fresh_postgres(admin) if admin else None)
+            print(
+                f"(c) {name}, {size:,} vendors, no latency: {result.rate:,.0f} records/s stored "
+                f"(target >= 20,000), peak RSS {result.peak_rss_mb:,.0f} MB (target < 250 MB)"
+            )
+            if name == "SQLite" and size == max(sizes):
+                keep = env
+    return keep
+
+
+def phase_d(env: dict[str, str]) -> None:
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    secret_key = str(uuid.uuid4())
+    env = {**env, "BILLBRIDGE_SECRET_KEY": secret_key, "BILLBRIDGE_SYNCS_IN_API": "off"}
+    with process(billbridge("serve", "--port", str(port)), ready_url=f"{api}/health", env=child_env(**env)):
+        headers = {
+            "Authorization": f"Bearer {secret_key}",
+            "Connection-Id": "bench",
+            "Provider-Config-Key": "bill-sandbox",
+        }
+        served = 0
+        cursor: str | None = None
+        started = time.perf_counter()
+        with httpx.Client(base_url=api, headers=headers, timeout=120) as client:
+            while True:
+                params = {"model": "Vendor", "limit": "10000", **({"cursor": cursor} if cursor else {})}
+                page = client.get("/records", params=params).raise_for_status().json()
+                served += len(page["records"])
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+        seconds = time.perf_counter() - started
+    print(
+        f"(d) GET /records, limit 10,000: {served:,} records in {seconds:.1f} s = {served / seconds:,.0f} records/s (target >= 50,000)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", default="a,b,c,d", help="Phases to run, e.g. a,c.")
+    parser.add_argument("--database-url", default=os.environ.get("BILLBRIDGE_TEST_POSTGRES_URL"))
+    parser.add_argument("--a-records", type=int, default=100_000)
+    parser.add_argument("--b-organizations", type=int, default=10)
+    parser.add_argument("--b-records", type=int, default=20_000)
+    parser.add_argument("--c-records", default="100000,1000000", help="Sizes for (c), comma separated.")
+    args = parser.parse_args()
+    phases = set(args.only.split(","))
+    print(load_average())
+    if "a" in phases:
+        phase_a(args.a_records)
+    if "b" in phases:
+        if args.database_url:
+            phase_b(args.database_url, args.b_organizations, args.b_records)
+        else:
+            print("(b) skipped: no PostgreSQL (--database-url or BILLBRIDGE_TEST_POSTGRES_URL)")
+    kept = None
+    if "c" in phases or "d" in phases:
+        kept = phase_c([int(n) for n in args.c_records.split(",")], args.database_url)
+    if "d" in phases and kept is not None:
+        phase_d(kept)
+    print(load_average())
+
+
+if __name__ == "__main__":
+    main()
