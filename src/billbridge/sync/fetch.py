@@ -8,6 +8,7 @@ of the developer key's hourly budget inside the client.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -37,11 +38,21 @@ class PageFetcher:
     """Fetches list pages for connections (the only way a sync reaches BILL)."""
 
     def __init__(
-        self, *, connections: ConnectionRepository, keeper: SessionKeeper, clients: BillClients
+        self,
+        *,
+        connections: ConnectionRepository,
+        keeper: SessionKeeper,
+        clients: BillClients,
+        reuse_for: float = 5.0,
     ) -> None:
         self._connections = connections
         self._keeper = keeper
         self._clients = clients
+        # Every page needs the connection; reading and decrypting it once per page would cost more
+        # than storing the page. A change (re-link, rejected credentials) is seen within seconds,
+        # and the keeper refuses a rejected connection at once anyway.
+        self._reuse_for = reuse_for
+        self._recent: dict[int, tuple[float, Connection]] = {}
 
     async def connection(self, connection_pk: int) -> Connection:
         """The connection, refusing one that is gone or whose credentials BILL rejected.
@@ -49,7 +60,16 @@ class PageFetcher:
         Raises:
             SyncStopped: ``unknown_connection`` or ``invalid_credentials``.
         """
-        conn = await self._connections.get_by_pk(connection_pk)
+        now = time.monotonic()
+        recent = self._recent.get(connection_pk)
+        if recent is not None and now - recent[0] < self._reuse_for:
+            conn: Connection | None = recent[1]
+        else:
+            conn = await self._connections.get_by_pk(connection_pk)
+            if conn is not None:
+                self._recent[connection_pk] = (now, conn)
+            else:
+                self._recent.pop(connection_pk, None)
         if conn is None:
             raise SyncStopped(f"connection {connection_pk} no longer exists", code="unknown_connection")
         if conn.status == "invalid_credentials":
