@@ -278,7 +278,8 @@ def phase_d(env: dict[str, str]) -> None:
                     break
         seconds = time.perf_counter() - started
     print(
-        f"(d) GET /records, limit 10,000: {served:,} records in {seconds:.1f} s = {served / seconds:,.0f} records/s (target >= 50,000)"
+        f"(d) GET /records, limit 10,000: {served:,} records in {seconds:.1f} s = "
+        f"{served / seconds:,.0f} records/s (target >= 50,000)"
     )
 
 
