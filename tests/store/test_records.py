@@ -10,6 +10,7 @@ from store_samples import FakeClock, link
 
 from billbridge.errors import NotFoundError, ValidationError
 from billbridge.store import ConnectionRepository, Database
+from billbridge.store.record_pages import decode_cursor
 from billbridge.store.records import PageCounts, RecordRepository
 
 
@@ -259,3 +260,16 @@ async def test_concurrent_pages_with_one_record_keep_the_newer_copy(
         )
         (stored,) = await all_records(records, conn_pk, ids=[new["id"]])
         assert stored["name"] == "New"
+
+
+async def test_emptying_one_model_keeps_the_others(records: RecordRepository, conn_pk: int) -> None:
+    await records.upsert_page(conn_pk, "Vendor", [vendor(1), vendor(2)])
+    await records.upsert_page(conn_pk, "Bill", [{"id": "00n1"}])
+    last_cursor = (await all_records(records, conn_pk))[-1]["_nango_metadata"]["cursor"]
+    assert await records.delete_model_records(conn_pk, "Vendor") == 2
+    assert await records.counts(conn_pk) == {"Vendor": 0, "Bill": 1}
+    assert await all_records(records, conn_pk) == []
+    # Written again from scratch (same clock): ADDED, and after every cursor handed out before.
+    assert await records.upsert_page(conn_pk, "Vendor", [vendor(1)]) == PageCounts(added=1)
+    (again,) = await all_records(records, conn_pk, cursor=last_cursor)
+    assert decode_cursor(again["_nango_metadata"]["cursor"]) > decode_cursor(last_cursor)

@@ -180,17 +180,24 @@ class RecordRepository:
             return {model: count for model, count in (await session.execute(query)).all()}
 
     async def delete_model_records(self, connection_pk: int, model: str) -> int:
-        """Delete every record of one model of a connection (a full refresh that empties the cache)."""
+        """Delete every record of one model of a connection (a full refresh that empties the cache).
+
+        The stream keeps its change counter and instant, so records written again sort after
+        every cursor handed out before.
+        """
         async with self._db.transaction() as session:
-            count = await session.scalar(
-                select(STREAMS.c.record_count).where(
-                    STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model
-                )
+            stream = (
+                select(STREAMS.c.id)
+                .where(STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model)
+                .scalar_subquery()
             )
+            deleted = await session.execute(delete(RECORDS).where(RECORDS.c.stream_id == stream))
             await session.execute(
-                delete(STREAMS).where(STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model)
+                update(STREAMS)
+                .where(STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model)
+                .values(record_count=0)
             )
-            return int(count or 0)
+            return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
     async def delete_connection_records(self, connection_pk: int) -> int:
         """Delete every record of a connection (all models); returns how many there were."""

@@ -101,17 +101,19 @@ def _no_syncs(names: list[str] | None) -> ApiError:
     return ApiError(400, "no_syncs_found", f"No syncs found given the inputs ({asked}).")
 
 
+def public_id(state: SyncState) -> str:
+    """A UUID for the sync, as Nango's are: stable for the life of its state (a sync removed and
+    created again gets a new one)."""
+    identity = (state.provider_config_key, state.connection_id, state.name, state.created_at.isoformat())
+    return str(uuid.uuid5(_IDS, "\n".join(identity)))
+
+
 def sync_status(state: SyncState, record_counts: dict[str, int]) -> dict[str, Any]:
     """One entry of ``GET /sync/status`` (the SDK's ``SyncStatus``)."""
     ran = state.finished_at is not None or state.status == "RUNNING"
     result = state.latest_result
     return {
-        "id": str(
-            uuid.uuid5(
-                _IDS,
-                f"{state.provider_config_key}\n{state.connection_id}\n{state.name}\n{state.created_at.isoformat()}",
-            )
-        ),
+        "id": public_id(state),
         "connection_id": state.connection_id,
         "type": state.sync_type if ran else "INITIAL",
         "finishedAt": timestamp(state.finished_at) if state.status != "RUNNING" else None,
