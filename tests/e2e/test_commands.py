@@ -104,9 +104,14 @@ def test_demo_prints_lines_that_link_and_proxy_as_written(tmp_path: Path) -> Non
         lines = [
             line.strip() for line in output.splitlines() if line.startswith(("  CONNECTION_ID=", "  curl "))
         ]
-        assert len(lines) == 2
+        assert len(lines) == 3
+        assert "listRecords" in output
+        # The link and proxy lines run as printed; the records line once the first syncs are done.
+        records_loop = (
+            f'for _ in $(seq 100); do OUT=$({lines[2]}); echo "$OUT" | grep -q 009 && break; sleep 0.3; done'
+        )
         shell = subprocess.run(
-            ["bash", "-c", "set -e\n" + "\n".join(lines)],
+            ["bash", "-c", "set -e\n" + "\n".join(lines[:2]) + f'\n{records_loop}\necho "$OUT" >&2'],
             capture_output=True,
             text=True,
             timeout=60,
@@ -116,6 +121,9 @@ def test_demo_prints_lines_that_link_and_proxy_as_written(tmp_path: Path) -> Non
         vendors = httpx.Response(200, content=shell.stdout.encode()).json()
         assert len(vendors["results"]) == 5
         assert vendors["results"][0]["id"].startswith("009")
+        records = httpx.Response(200, content=shell.stderr.encode()).json()
+        assert len(records["records"]) == 5
+        assert records["records"][0]["_nango_metadata"]["last_action"] in {"ADDED", "DELETED"}
     finally:
         code = demo.stop()
     assert code == 0

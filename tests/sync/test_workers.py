@@ -4,6 +4,7 @@ the same (connection, sync) at once, while ``billbridge serve`` on the same data
 from __future__ import annotations
 
 import itertools
+import subprocess
 import sys
 import time
 import uuid
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 
 from fixtures_db import TEST_KEY_LINE, libpq_dsn
-from support.processes import Running, free_port, start, wait_http
+from support.processes import Running, clean_environ, free_port, start, wait_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -105,6 +106,16 @@ def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_d
                     env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}")},
                 )
             )
+        twin = subprocess.run(
+            [BILLBRIDGE, "worker", "--id", "w1"],
+            env=clean_environ(**env, BILLBRIDGE_DATA_DIR=str(tmp_path / "data-twin")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert twin.returncode != 0
+        assert "another billbridge process runs syncs as 'w1'" in twin.stderr + twin.stdout
         world = httpx.get(f"{sim}/_sim/world", timeout=10).json()
         connections = [_link(api, secret_key, world, i) for i in range(ORGS)]
         auth = {"Authorization": f"Bearer {secret_key}"}

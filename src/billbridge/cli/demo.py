@@ -148,6 +148,13 @@ async def _show_guide(settings: Settings, secret_key: str, *, sim: str) -> None:
     console.print("\n[bold]Or link it with curl, then call BILL through billbridge:[/]")
     for line in guide_lines(api, secret_key, token["token"], creds):
         console.print(line, soft_wrap=True, markup=False)
+    console.print(
+        "\n[bold]Linking starts the account's default syncs[/] (vendors, bills, invoices and the rest, "
+        "hourly). Read the synced vendors as listRecords of @nangohq/node does "
+        "(nango.listRecords({providerConfigKey: 'bill-sandbox', connectionId, model: 'Vendor'})):",
+        soft_wrap=True,
+    )
+    console.print(records_line(api, secret_key), soft_wrap=True, markup=False)
     console.print("\nPress Ctrl-C to stop.")
 
 
@@ -175,3 +182,12 @@ def guide_lines(api: str, secret_key: str, connect_token: str, creds: dict[str, 
         f"  curl -s {proxy} -H 'Authorization: Bearer {secret_key}' "
         f"-H 'Provider-Config-Key: {INTEGRATION}' -H \"Connection-Id: $CONNECTION_ID\"",
     ]
+
+
+def records_line(api: str, secret_key: str) -> str:
+    """The shell line that reads synced vendors as ``listRecords`` of @nangohq/node does."""
+    records = shlex.quote(f"{api}/records?model=Vendor&limit=5")
+    return (
+        f"  curl -s {records} -H 'Authorization: Bearer {secret_key}' "
+        f"-H 'Provider-Config-Key: {INTEGRATION}' -H \"Connection-Id: $CONNECTION_ID\""
+    )

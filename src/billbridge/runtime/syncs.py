@@ -8,6 +8,7 @@ running server or worker starts.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from billbridge.connections import BillClients, Events, SessionKeeper
@@ -28,7 +29,10 @@ def dbos_options(settings: Settings, role: SyncRole, *, executor_id: str | None 
     if role == "worker":
         return DbosOptions.from_settings(settings, executor_id=executor_id or default_executor_id("worker"))
     runs = settings.syncs_in_api == "on" or (settings.syncs_in_api == "auto" and settings.is_sqlite)
-    executor = executor_id or ("local" if settings.is_sqlite else default_executor_id("api"))
+    # Alone on SQLite the server is "local"; API processes on PostgreSQL get an id of their own.
+    executor = executor_id or (
+        "local" if settings.is_sqlite else f"{default_executor_id('api')}-{os.getpid()}"
+    )
     return DbosOptions.from_settings(settings, run_syncs=runs, executor_id=executor)
 
 

@@ -24,7 +24,7 @@ from billbridge.errors import BillbridgeError
 from billbridge.store import Connection, Frequency, parse_frequency
 from billbridge.sync import runstate, steps
 from billbridge.sync.definitions import get_sync
-from billbridge.sync.launch import DbosOptions, launch_dbos, shutdown_dbos
+from billbridge.sync.launch import DbosOptions, ExecutorLock, launch_dbos, shutdown_dbos
 from billbridge.sync.plan import SyncPlan
 from billbridge.sync.workflows import sync_run
 
@@ -81,6 +81,7 @@ class SyncEngine:
         self.options = options
         self.plan = plan
         self._launched = False
+        self._lock: ExecutorLock | None = None
 
     @property
     def is_launched(self) -> bool:
@@ -90,8 +91,15 @@ class SyncEngine:
         """Launch DBOS (recovering this process's interrupted runs) and set up the queue and tick."""
         if self.options is None:
             return
+        if self.options.run_syncs and not self.options.is_sqlite:
+            self._lock = ExecutorLock(self.options.system_database_url, self.options.executor_id)
+            await self._lock.acquire()
         steps.install(self.context)
-        await launch_dbos(self.options, queues=[QUEUE] if self.options.run_syncs else [])
+        try:
+            await launch_dbos(self.options, queues=[QUEUE] if self.options.run_syncs else [])
+        except BaseException:
+            await self.stop()
+            raise
         self._launched = True
         await DBOS.register_queue_async(
             QUEUE,
@@ -116,6 +124,9 @@ class SyncEngine:
             self._launched = False
             await shutdown_dbos()
         steps.install(None)
+        if self._lock is not None:
+            await self._lock.release()
+            self._lock = None
 
     def default_frequency(self, name: str) -> Frequency:
         """How often ``name`` runs unless a connection chose otherwise: the plan's, else its own."""

@@ -3,16 +3,19 @@ or the schema ``dbos`` of the shared PostgreSQL database for workers."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig
 from sqlalchemy.engine import make_url
 
+from billbridge.errors import ConfigurationError
 from billbridge.settings import Settings
 
 APP_NAME = "billbridge"
@@ -122,3 +125,36 @@ async def shutdown_dbos() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+
+
+class ExecutorLock:
+    """Holds the executor id for this process's life (a PostgreSQL advisory lock on its own
+    connection), so two processes never share one: DBOS would let both resume the same runs."""
+
+    def __init__(self, database_url: str, executor_id: str) -> None:
+        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._executor_id = executor_id
+        digest = hashlib.sha256(f"billbridge-executor\0{executor_id}".encode()).digest()
+        self._key = int.from_bytes(digest[:8], "big", signed=True)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def acquire(self) -> None:
+        """Take the id, or refuse with a message naming it.
+
+        Raises:
+            ConfigurationError: another live process holds this executor id.
+        """
+        conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))).fetchone()
+        if not (row and row[0]):
+            await conn.close()
+            raise ConfigurationError(
+                f"another billbridge process runs syncs as {self._executor_id!r} on this database; "
+                "give each worker its own --id (a restarted worker reuses its id to resume its runs)"
+            )
+        self._conn = conn
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
