@@ -26,6 +26,7 @@ from billbridge.sync import runstate, steps
 from billbridge.sync.definitions import get_sync
 from billbridge.sync.launch import DbosOptions, ExecutorLock, launch_dbos, shutdown_dbos
 from billbridge.sync.plan import SyncPlan
+from billbridge.sync.runstate import is_due
 from billbridge.sync.workflows import sync_run
 
 log = structlog.get_logger(__name__)
@@ -167,8 +168,11 @@ class SyncEngine:
         return await enqueue_due(self.context)
 
 
-async def enqueue(connection_pk: int, sync: str, *, full: bool = False) -> Enqueued:
-    """Queue one run; None as workflow id when one is already queued or running."""
+async def enqueue(connection_pk: int, sync: str, *, full: bool = False, scheduled: bool = False) -> Enqueued:
+    """Queue one run; None as workflow id when one is already queued or running.
+
+    ``scheduled``: queued because the sync was due; the run skips itself if it is not any more.
+    """
     get_sync(sync)
     queue = await DBOS.retrieve_queue_async(QUEUE)
     if queue is None:
@@ -176,7 +180,7 @@ async def enqueue(connection_pk: int, sync: str, *, full: bool = False) -> Enque
     key = dedup_id(connection_pk, sync)
     try:
         with SetWorkflowID(key + uuid.uuid4().hex), SetEnqueueOptions(deduplication_id=key):
-            handle = await queue.enqueue_async(sync_run, connection_pk, sync, full)
+            handle = await queue.enqueue_async(sync_run, connection_pk, sync, full, scheduled)
     except DBOSQueueDeduplicatedError:
         return Enqueued(sync, await current_run(connection_pk, sync), new=False)
     return Enqueued(sync, handle.workflow_id)
@@ -196,16 +200,12 @@ async def current_run(connection_pk: int, sync: str) -> str | None:
 async def due_syncs(context: steps.StepContext) -> list[tuple[int, str]]:
     """The (connection pk, sync) pairs whose schedule is on and whose next run time has passed."""
     now = context.clock()
-    return [
-        (state.connection_pk, state.name)
-        for state in await context.states.list()
-        if state.enabled and (state.next_scheduled_at is None or state.next_scheduled_at <= now)
-    ]
+    return [(state.connection_pk, state.name) for state in await context.states.list() if is_due(state, now)]
 
 
 async def enqueue_due(context: steps.StepContext) -> list[Enqueued]:
     """Queue every due sync (one that is already queued or running is left alone)."""
-    return [await enqueue(pk, name) for pk, name in await due_syncs(context)]
+    return [await enqueue(pk, name, scheduled=True) for pk, name in await due_syncs(context)]
 
 
 @DBOS.step(name="billbridge.sync.due")
@@ -217,4 +217,4 @@ async def _due_step() -> list[list[Any]]:
 async def tick(scheduled_at: datetime, context: Any) -> None:
     """The periodic tick: queue the syncs that are due (those already queued are left alone)."""
     for pk, name in await _due_step():
-        await enqueue(pk, name)
+        await enqueue(pk, name, scheduled=True)

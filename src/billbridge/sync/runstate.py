@@ -6,14 +6,20 @@ run itself is also a DBOS workflow record, which is what makes it resumable.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dbos import DBOS
 
 from billbridge.errors import BillbridgeError
 from billbridge.store.sync_frequency import Frequency, parse_frequency
-from billbridge.store.sync_state import RunStatus, SyncCheckpoint, SyncResult, SyncStateRepository
+from billbridge.store.sync_state import (
+    RunStatus,
+    SyncCheckpoint,
+    SyncResult,
+    SyncState,
+    SyncStateRepository,
+)
 from billbridge.sync import steps
 from billbridge.sync.definitions import get_sync
 
@@ -37,6 +43,19 @@ async def ensure_state(
     await states.ensure(
         connection_pk, sync, model=definition.model, frequency=every.text, frequency_seconds=every.seconds
     )
+
+
+def is_due(state: SyncState, now: datetime) -> bool:
+    """Whether a scheduled run of the sync should happen at ``now``: enabled, and its time has come."""
+    return state.enabled and (state.next_scheduled_at is None or state.next_scheduled_at <= now)
+
+
+@DBOS.step(name="billbridge.sync.still_due")
+async def still_due(connection_pk: int, sync: str) -> bool:
+    """Whether the sync is due now (read again when the scheduled run starts)."""
+    ctx = steps.context()
+    state = await ctx.states.get(connection_pk, sync)
+    return state is not None and is_due(state, ctx.clock())
 
 
 @DBOS.step(name="billbridge.sync.begin")

@@ -102,15 +102,22 @@ async def _first_run(connection_pk: int, sync: str, run_id: str) -> tuple[dict[s
 
 
 @DBOS.workflow(name=RUN_WORKFLOW)
-async def sync_run(connection_pk: int, sync: str, full: bool) -> dict[str, Any]:
+async def sync_run(connection_pk: int, sync: str, full: bool, scheduled: bool = False) -> dict[str, Any]:
     """One run of ``sync`` for a connection: incremental from its checkpoint, or whole.
 
     A first run (no checkpoint) or a full refresh reads the list from the start, in windows when
     large; a full refresh, and every run of a list BILL cannot filter by time, then marks as
     DELETED what the run did not see. Returns ``{counts, records, checkpoint}``.
+
+    A ``scheduled`` run (queued by the tick) first checks that the sync is still due: the tick
+    reads the schedule, then queues, and a run that finished in between (a new connection's first
+    run, a triggered one) has moved the next run an interval on. Such a run ends at once as
+    ``{skipped: "not_due"}``, changing nothing.
     """
     run_id = DBOS.workflow_id
     assert run_id is not None
+    if scheduled and not await runstate.still_due(connection_pk, sync):
+        return {"skipped": "not_due"}
     started = await steps.now_text()
     try:
         outcome = await _run(connection_pk, sync, full, run_id)
