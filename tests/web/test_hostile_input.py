@@ -236,3 +236,15 @@ async def test_listing_connections_needs_no_decryption(any_api: Api, demo_form: 
     assert [item["connection_id"] for item in listed.json()["connections"]] == [connection_id]
     assert read.status_code == 500
     assert read.json()["error"]["code"] == "decryption_failed"
+
+
+async def test_nul_characters_in_connect_ui_bodies_are_refused(any_api: Api) -> None:
+    token = await any_api.connect_session()
+    body = {"connectionId": "c\x00", "providerConfigKey": "bill-sandbox"}
+
+    response = await any_api.anon.post(
+        "/connect/mfa/challenge", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 400, response.text
+    _envelope(response.json(), "invalid_body")

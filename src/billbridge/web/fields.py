@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 MAX_TEXT = 255
 MAX_TAG_KEY = 64
 MAX_TAGS = 64
 
-Text255 = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
-Short = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG_KEY)]
+
+def _without_nul(value: str) -> str:
+    # PostgreSQL cannot store U+0000: refused alike on every database (bodies parsed by FastAPI
+    # skip read_json's check of the raw JSON).
+    if "\x00" in value:
+        raise ValueError("may not contain the NUL character (U+0000)")
+    return value
+
+
+NoNul = AfterValidator(_without_nul)
+Text255 = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), NoNul]
+Short = Annotated[str, StringConstraints(max_length=MAX_TEXT), NoNul]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TAG_KEY), NoNul]
 Tags = Annotated[dict[TagKey, Short], Field(max_length=MAX_TAGS)]
 
 

@@ -21,6 +21,7 @@ from billbridge.web.api.auth import MAX_LINK_ATTEMPTS
 from billbridge.web.connect_ui.ownership import linked_connection
 from billbridge.web.deps import ConnectContext, ConnectTokenDep, RuntimeDep
 from billbridge.web.errors import ApiError, issue
+from billbridge.web.fields import Text255
 from billbridge.web.openapi import CONNECT_TOKEN, errors, ok, operation
 from billbridge.web.responses import MfaChallenge, MfaValidated
 
@@ -37,14 +38,14 @@ class MfaTarget(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    connectionId: str = Field(min_length=1, max_length=255)
-    providerConfigKey: str = Field(min_length=1, max_length=255)
+    connectionId: Text255
+    providerConfigKey: Text255
 
 
 class MfaCheck(MfaTarget):
     """A code typed by the user for a challenge."""
 
-    challengeId: str = Field(min_length=1, max_length=255)
+    challengeId: Text255
     # The route reads 4 to 8 ASCII digits, spaces allowed between them (documented, checked there).
     code: str = Field(max_length=32, json_schema_extra={"pattern": "^\\s*([0-9]\\s*){4,8}$"})
     rememberDevice: bool = True
