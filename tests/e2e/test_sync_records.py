@@ -5,20 +5,16 @@ behind billbridge's back; the sync webhooks checked with the SDK's ``verifyIncom
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from e2e_stack import RECORDS, Stack
-from node_drivers import run_node
+from sync_driver import SyncDriver, by_id, payloads
 
 from billbridge.sync import get_sync, syncs_for
-from billbridge.sync.definitions import SyncDefinition
 
 pytestmark = pytest.mark.e2e
 
@@ -31,20 +27,10 @@ CHANGED = (*ARCHIVABLE, "spend-budgets")
 TEXT_FIELDS = ("name", "description", "memo", "invoiceNumber", "accountName")
 
 
-def sim_location(definition: SyncDefinition) -> dict[str, str]:
-    """The simulator's family of a sync: ``/v3/spend/cards`` is (spend, cards)."""
-    path = definition.path.removeprefix("/v3/")
-    if path.startswith("spend/"):
-        return {"space": "spend", "family": path.removeprefix("spend/")}
-    return {"space": "v3", "family": path}
-
-
 @dataclass
-class Journey:
+class Journey(SyncDriver):
     """What one pass through the product gave, step by step (the tests below read it)."""
 
-    stack: Stack
-    connection_id: str = ""
     first: dict[str, Any] = field(default_factory=dict)
     first_records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     first_pages: dict[str, int] = field(default_factory=dict)
@@ -55,43 +41,6 @@ class Journey:
     second_records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     second_sim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     listed: dict[tuple[str, str, bool], list[dict[str, Any]]] = field(default_factory=dict)
-
-    def node(self, step: str, **env: Any) -> dict[str, Any]:
-        settings = {key: value if isinstance(value, str) else json.dumps(value) for key, value in env.items()}
-        tokens = self.stack.world["api_tokens"]
-        token = next(t["token"] for t in tokens if t["organization_id"] == self.org_id)
-        return run_node(
-            "sync_steps.mjs",
-            env={
-                **self.stack.node_env(),
-                "STEP": step,
-                "API_TOKEN": token,
-                "CONNECTION_ID": self.connection_id,
-                **settings,
-            },
-            timeout=300,
-        )
-
-    @property
-    def org_id(self) -> str:
-        return self.stack.demo["organization_id"]
-
-    def sim_objects(self, name: str) -> list[dict[str, Any]]:
-        params = {**sim_location(get_sync(name)), "organization_id": self.org_id}
-        answer = httpx.get(f"{self.stack.sim}/_sim/objects", params=params, timeout=30)
-        results: list[dict[str, Any]] = answer.raise_for_status().json()["results"]
-        return results
-
-    def sim_change(self, name: str, action: str, **body: Any) -> dict[str, Any]:
-        payload = {**sim_location(get_sync(name)), "organization_id": self.org_id, "action": action, **body}
-        answer = httpx.post(f"{self.stack.sim}/_sim/objects", json=payload, timeout=30)
-        [record] = answer.raise_for_status().json()["results"]
-        return dict(record)
-
-    def list_models(self, names: tuple[str, ...], **params: Any) -> dict[str, dict[str, Any]]:
-        queries = [{"model": get_sync(name).model, **params} for name in names]
-        results = self.node("list", QUERIES=queries)["results"]
-        return dict(zip(names, results, strict=True))
 
 
 def _text_field(record: dict[str, Any]) -> str:
@@ -104,16 +53,13 @@ def _change_behind_the_back(journey: Journey, name: str) -> dict[str, str]:
     live = [r for r in records if not r.get("archived")]
     changed = live[0]
     text = _text_field(changed)
-    done = {
-        "added": journey.sim_change(name, "add", fields={text: f"E2E new {name}"})["id"],
-        "changed": journey.sim_change(name, "change", id=changed["id"], fields={text: f"E2E changed {name}"})[
-            "id"
-        ],
-    }
+    [added] = journey.sim_change(name, "add", fields={text: f"E2E new {name}"})
+    journey.sim_change(name, "change", id=changed["id"], fields={text: f"E2E changed {name}"})
+    done = {"added": added["id"], "changed": changed["id"]}
     if name in ARCHIVABLE:
         archived = next(r for r in records if r.get("archived"))
-        done["archived"] = journey.sim_change(name, "archive", id=live[1]["id"])["id"]
-        done["restored"] = journey.sim_change(name, "restore", id=archived["id"])["id"]
+        done["archived"] = journey.sim_change(name, "archive", id=live[1]["id"])[0]["id"]
+        done["restored"] = journey.sim_change(name, "restore", id=archived["id"])[0]["id"]
     return done
 
 
@@ -121,7 +67,7 @@ def _change_behind_the_back(journey: Journey, name: str) -> dict[str, str]:
 def journey(stack: Stack) -> Journey:
     j = Journey(stack)
     names = [d.name for d in DEFINITIONS]
-    j.connection_id = j.node("link")["connectionId"]
+    j.link()
     j.first = j.node("wait", SYNCS=names)["syncs"]
     every = tuple(names)
     for name, listed in j.list_models(every, limit=50).items():
@@ -145,17 +91,6 @@ def journey(stack: Stack) -> Journey:
     for name, listed in j.list_models(CHANGED, modifiedAfter=j.mark).items():
         j.listed[(name, "", True)] = listed["records"]
     return j
-
-
-def payloads(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Records by id without Nango's metadata (each must appear once)."""
-    ids = Counter(str(r["id"]) for r in records)
-    assert [rid for rid, n in ids.items() if n > 1] == []
-    return {str(r["id"]): {k: v for k, v in r.items() if k != "_nango_metadata"} for r in records}
-
-
-def by_id(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {str(r["id"]): r for r in records}
 
 
 def actions(records: list[dict[str, Any]]) -> dict[str, str]:

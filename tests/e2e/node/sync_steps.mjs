@@ -1,16 +1,19 @@
 // One step of the records end-to-end test per run, chosen by STEP, with Nango's official clients:
 //   link     link the demo account (with its Spend & Expense API token) -> {connectionId}
 //   wait     until every sync in SYNCS has finished a run other than AFTER[name] -> {syncs}
-//   trigger  triggerSync(SYNCS), then wait as above -> {responses, syncs}
+//   trigger  triggerSync(SYNCS) (a full refresh with FULL=1), then wait as above -> {responses, syncs}
+//   busy     trigger as above while proxied calls (3 at a time, as the SDK's nango.get) keep going
+//            until the runs have finished -> {responses, syncs, proxied: [status, ...]}
 //   list     page listRecords for each query in QUERIES ({model, limit, filter, modifiedAfter})
 //            -> {results: [{records, pages}]}, one per query, in order
 // The test compares what comes back with the simulator's own records.
-import { backend, demo, done, host, integration } from './common.mjs';
+import { backend, demo, done, host, httpError, integration } from './common.mjs';
 
 const nango = backend();
 const connectionId = process.env.CONNECTION_ID;
 const syncs = JSON.parse(process.env.SYNCS || '[]');
 const after = JSON.parse(process.env.AFTER || '{}');
+const mode = process.env.FULL === '1' ? ['full_refresh'] : [];
 const deadline = Date.now() + Number(process.env.WAIT_SECONDS || '60') * 1000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,12 +69,40 @@ async function trigger() {
     const seen = {};
     let left = syncs;
     while (left.length > 0 && Date.now() < deadline) {
-        const response = await nango.triggerSync(integration, left, connectionId);
+        const response = await nango.triggerSync(integration, left, connectionId, ...mode);
         responses.push({ status: response.status, data: response.data, syncs: left });
         ({ left } = await wait(left, seen, Math.min(deadline, Date.now() + 5000)));
     }
     if (left.length > 0) throw new Error(`no new run of ${left.join(', ')} finished`);
     return { responses, syncs: seen };
+}
+
+async function proxied() {
+    try {
+        const response = await nango.get({
+            endpoint: '/v3/vendors',
+            params: { max: '5' },
+            providerConfigKey: integration,
+            connectionId
+        });
+        return response.status;
+    } catch (err) {
+        return httpError(err).status;
+    }
+}
+
+async function busy() {
+    const statuses = [];
+    let running = true;
+    const calls = (async () => {
+        while (running) statuses.push(...(await Promise.all([proxied(), proxied(), proxied()])));
+    })();
+    try {
+        return { ...(await trigger()), proxied: statuses };
+    } finally {
+        running = false;
+        await calls;
+    }
 }
 
 async function listAll({ model, ...params }) {
@@ -93,7 +124,7 @@ async function list() {
     return { results };
 }
 
-const steps = { link, wait: waitAll, trigger, list };
+const steps = { link, wait: waitAll, trigger, busy, list };
 const step = steps[process.env.STEP];
 if (!step) throw new Error(`unknown STEP ${process.env.STEP}`);
 done(await step());
