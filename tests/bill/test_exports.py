@@ -7,11 +7,11 @@ import types
 import billbridge.bill as bill
 
 PUBLIC = {
-    "AiohttpTransport", "ApiTokenAuth", "Auth", "Bill", "BillClient", "BillModel", "BillObject",
+    "AiohttpTransport", "ApiTokenAuth", "Auth", "AuthFlow", "Bill", "Budget", "BudgetSpentError", "BillClient", "BillModel", "BillObject",
     "CODES", "CodeInfo", "Customer", "Environment", "FAMILIES", "Filter", "HttpxTransport",
     "Invoice", "LOGINS_PER_HOUR", "Limits", "LoginResult", "MAX_IN_FLIGHT", "OPERATORS",
-    "ObjectFamily", "PRODUCTION", "Page", "REQUESTS_PER_HOUR", "RawResponse", "RetryPolicy",
-    "Role", "SANDBOX", "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "needs_relink",
+    "ObjectFamily", "PRODUCTION", "Page", "Priority", "REQUESTS_PER_HOUR", "RequestLimits", "RawResponse",
+    "RetryPolicy", "Role", "SANDBOX", "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "needs_relink",
     "environment", "family", "family_of_id", "format_datetime", "is_replay_safe", "model_for",
     "parse_error",
 }  # fmt: skip

@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import event
 
-from billbridge.bill import HttpxTransport, Limits
+from billbridge.bill import HttpxTransport, RequestLimits
 from billbridge.connections import BillClients, Integration, Proxy, SessionKeeper, utc_now
 from billbridge.store import (
     BillCredentials,
@@ -46,6 +46,28 @@ class OffsetClock:
         self.offset += timedelta(seconds=seconds)
 
 
+class OtherProcess:
+    """Another process's limits, clients, keeper and proxy, on the harness's store and simulator."""
+
+    def __init__(self, harness: Harness, limits: RequestLimits) -> None:
+        self.limits = limits
+        self.clients = BillClients(
+            integrations(),
+            transport_factory=lambda _: HttpxTransport(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=harness.app))
+            ),
+            limits=limits,
+            max_retries=0,
+        )
+        self.keeper = SessionKeeper(harness.repo, self.clients, clock=harness.clock)
+        self.proxy = Proxy(self.keeper, self.clients)
+
+    async def aclose(self) -> None:
+        await self.keeper.aclose()
+        await self.clients.aclose()
+        await self.limits.aclose()
+
+
 def integrations(gateway: str = SIM_GATEWAY) -> dict[str, Integration]:
     """``bill-sandbox`` on the simulator; ``bill`` (production) on a host no test calls."""
     return {
@@ -68,7 +90,7 @@ class Harness:
     """A simulator, a store, BILL clients, a keeper and a proxy wired together on one clock."""
 
     def __init__(
-        self, *, app: Any, database: Database, keyring: Keyring, limits: Limits | None = None
+        self, *, app: Any, database: Database, keyring: Keyring, limits: RequestLimits | None = None
     ) -> None:
         self.app = app
         self.database = database
@@ -94,6 +116,10 @@ class Harness:
         await self.keeper.aclose()
         await self.clients.aclose()
         await self.sim.aclose()
+
+    def other_process(self, limits: RequestLimits) -> OtherProcess:
+        """What another API process on the same store and simulator has (close it when done)."""
+        return OtherProcess(self, limits)
 
     def new_keeper(self, **options: Any) -> SessionKeeper:
         """A second keeper on the same store: what another process would have."""

@@ -9,7 +9,7 @@ import pytest
 from keeper_harness import PROTECTED_OPERATION, Harness, integrations
 from pydantic import SecretStr
 
-from billbridge.bill import Limits, SessionAuth
+from billbridge.bill import Limits
 from billbridge.connections import BillClients, SessionKeeper, utc_now
 from billbridge.errors import (
     CredentialsRejectedError,
@@ -184,11 +184,8 @@ async def test_untrusted_session_is_never_answered_with_a_login(harness: Harness
 
     method, path, body = PROTECTED_OPERATION
 
-    async def protected(auth: SessionAuth) -> object:
-        return await client.request(method, path, auth=auth, json=body)
-
     with pytest.raises(UntrustedSessionError, match="MFA-trusted") as caught:
-        await harness.keeper.call(conn, protected)
+        await client.request(method, path, auth=harness.keeper.auth(conn), json=body)
     assert caught.value.code == "BDC_1361"
     assert await harness.logins() == before
 

@@ -10,7 +10,6 @@ from keeper_harness import Harness
 
 from billbridge.bill import SessionAuth
 from billbridge.connections import IDLE_TIMEOUT
-from billbridge.errors import SessionExpiredError
 from billbridge.store import Connection
 
 MINUTE = 60
@@ -149,34 +148,38 @@ async def test_forced_refresh_logs_in_anew(harness: Harness, conn: Connection) -
     await _vendors(harness, live.auth)
 
 
-async def test_call_replays_once_after_bdc_1109(harness: Harness, conn: Connection) -> None:
-    await harness.keeper.live_session(conn)
+async def test_auth_flow_replays_once_after_bdc_1109(harness: Harness, conn: Connection) -> None:
+    first = await harness.keeper.live_session(conn)
     (await harness.sim.post("/_sim/sessions/invalidate", json={})).raise_for_status()
+    before = await harness.stats()
+    client = harness.clients.for_integration("bill-sandbox")
+    auth = harness.keeper.auth(conn)
+    await client.request("GET", "/v3/vendors", auth=auth, params={"max": 1})
+    after = await harness.stats()
+    assert after["logins"] == before["logins"] + 1
+    # The dead try, the login and the replay.
+    assert after["requests"] == before["requests"] + 3
+    assert auth.used is not None
+    assert auth.used.auth.session_id != first.auth.session_id
+
+
+async def test_auth_flow_replays_only_once(harness: Harness, conn: Connection) -> None:
+    flow = harness.keeper.auth(conn).auth_flow()
+    first = await anext(flow)
     before = await harness.logins()
-    seen: list[str] = []
-
-    async def fn(auth: SessionAuth) -> object:
-        seen.append(auth.session_id.get_secret_value())
-        return await _vendors(harness, auth)
-
-    await harness.keeper.call(conn, fn)
-    assert len(seen) == 2
-    assert seen[0] != seen[1]
+    second = await flow.asend("BDC_1109")
+    assert second.session_id != first.session_id
+    with pytest.raises(StopAsyncIteration):
+        await flow.asend("BDC_1109")
     assert await harness.logins() == before + 1
 
 
-async def test_call_replays_only_once(harness: Harness, conn: Connection) -> None:
-    calls = 0
-
-    async def always_expired(auth: SessionAuth) -> None:
-        nonlocal calls
-        calls += 1
-        raise SessionExpiredError("session invalid", code="BDC_1109")
-
+async def test_auth_flow_without_replay_renews_only(harness: Harness, conn: Connection) -> None:
+    flow = harness.keeper.auth(conn, replay=False).auth_flow()
+    await anext(flow)
     before = await harness.logins()
-    with pytest.raises(SessionExpiredError):
-        await harness.keeper.call(conn, always_expired)
-    assert calls == 2
+    with pytest.raises(StopAsyncIteration):
+        await flow.asend("BDC_1109")
     assert await harness.logins() == before + 1
 
 

@@ -10,7 +10,6 @@ import pytest
 from keeper_harness import PROTECTED_OPERATION, Harness, integrations
 from pydantic import SecretStr
 
-from billbridge.bill import SessionAuth
 from billbridge.connections import LinkForm, LinkTarget, link_account
 from billbridge.store import Connection, ConnectSession
 
@@ -79,12 +78,8 @@ async def _remember_device(harness: Harness, conn: Connection) -> Connection:
 async def _protected_call(harness: Harness, conn: Connection) -> dict[str, Any]:
     client = harness.clients.for_integration("bill-sandbox")
     method, path, body = PROTECTED_OPERATION
-
-    async def call(auth: SessionAuth) -> dict[str, Any]:
-        answer: dict[str, Any] = await client.request(method, path, auth=auth, json=body)
-        return answer
-
-    return await harness.keeper.call(conn, call)
+    answer: dict[str, Any] = await client.request(method, path, auth=harness.keeper.auth(conn), json=body)
+    return answer
 
 
 def _assert_kept(relinked: Connection, remembered: Connection) -> None:

@@ -1,38 +1,24 @@
-"""BILL's 3-in-flight limit across processes on PostgreSQL (advisory-lock leases)."""
+"""BILL's 3-in-flight limit across processes on PostgreSQL: ``SharedLimits`` (advisory-lock leases),
+taken by every BILL request (proxied calls, logins, session-info and MFA calls alike)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-import httpx
 import pytest
-from keeper_harness import Harness, integrations
+from keeper_harness import Harness, OtherProcess
 
-from billbridge.bill import HttpxTransport, Limits
-from billbridge.connections import BillClients, InFlightLeases, Proxy, SessionKeeper
+from billbridge.bill import Limits
+from billbridge.connections import InFlightLeases, SharedLimits
 from billbridge.connections.concurrency import slot_base
-from billbridge.store import Connection, Database, create_database
+from billbridge.store import BudgetRepository, Connection, Database, create_database
 
 
-class OtherProcess:
-    """What a second API process has: its own limits, clients, keeper and proxy."""
-
-    def __init__(self, harness: Harness, *, leases: InFlightLeases | None) -> None:
-        self.clients = BillClients(
-            integrations(),
-            transport_factory=lambda _: HttpxTransport(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=harness.app))
-            ),
-            limits=Limits(),
-            max_retries=0,
-        )
-        self.keeper = SessionKeeper(harness.repo, self.clients, clock=harness.clock)
-        self.proxy = Proxy(self.keeper, self.clients, leases=leases)
-
-    async def aclose(self) -> None:
-        await self.proxy.aclose()
-        await self.keeper.aclose()
-        await self.clients.aclose()
+def shared(database: Database, **options: float) -> SharedLimits:
+    leases = InFlightLeases.for_database(database, **options)  # type: ignore[arg-type]
+    assert leases is not None
+    return SharedLimits(leases, BudgetRepository(database))
 
 
 @pytest.fixture
@@ -42,6 +28,7 @@ def database_url(postgres_database_url: str) -> str:
 
 
 async def _burst(processes: list[OtherProcess], conn: Connection, per_process: int) -> list[int]:
+    """Proxied reads from every process at once; the status of each."""
     answers = await asyncio.gather(
         *(
             p.proxy.forward(conn, method="GET", path="/v3/vendors", query=[("max", "1")])
@@ -56,7 +43,7 @@ async def _burst(processes: list[OtherProcess], conn: Connection, per_process: i
 async def test_two_processes_never_exceed_three_in_flight(
     harness: Harness, conn: Connection, database: Database
 ) -> None:
-    processes = [OtherProcess(harness, leases=InFlightLeases.for_database(database)) for _ in range(2)]
+    processes = [harness.other_process(shared(database)) for _ in range(2)]
     try:
         (await harness.sim.post("/_sim/faults", json={"latency_ms": 30})).raise_for_status()
         statuses = await _burst(processes, conn, 9)
@@ -72,7 +59,7 @@ async def test_two_processes_never_exceed_three_in_flight(
 @pytest.mark.postgres
 async def test_without_leases_two_processes_overrun_bill(harness: Harness, conn: Connection) -> None:
     # The control case: what the leases prevent (each process alone keeps its own 3).
-    processes = [OtherProcess(harness, leases=None) for _ in range(2)]
+    processes = [harness.other_process(Limits()) for _ in range(2)]
     try:
         (await harness.sim.post("/_sim/faults", json={"latency_ms": 30})).raise_for_status()
         statuses = await _burst(processes, conn, 9)
@@ -100,6 +87,38 @@ async def test_slots_of_one_organization_are_shared(database: Database) -> None:
     finally:
         await first.aclose()
         await second.aclose()
+
+
+@pytest.mark.postgres
+async def test_mfa_and_keeper_calls_during_a_burst_never_make_a_fourth(
+    harness: Harness, conn: Connection, database: Database
+) -> None:
+    # One process proxies a burst; the other renews the session, extends it with a session-info
+    # call and asks for an MFA code meanwhile: every one of those is a BILL request of the
+    # organization, and all of them share its 3 slots.
+    burst, side = (harness.other_process(shared(database)) for _ in range(2))
+    client = side.clients.for_integration("bill-sandbox")
+
+    async def side_calls() -> None:
+        await asyncio.sleep(0.05)
+        await side.keeper.refresh(conn)  # a login
+        await harness.advance(25 * 60)
+        await side.keeper.live_session(conn, min_validity=timedelta(minutes=15))  # session info
+        await client.mfa_challenge(side.keeper.auth(conn))
+
+    try:
+        (await harness.sim.post("/_sim/faults", json={"latency_ms": 30})).raise_for_status()
+        before = await harness.stats()
+        statuses, _ = await asyncio.gather(_burst([burst, burst], conn, 12), side_calls())
+        stats = await harness.stats()
+    finally:
+        await burst.aclose()
+        await side.aclose()
+    assert statuses == [200] * 24
+    assert stats["logins"] == before["logins"] + 1
+    assert len((await harness.sim.get("/_sim/mfa/codes")).json()["codes"]) == 1
+    assert stats["peak_in_flight"] <= 3
+    assert "BDC_1322" not in stats["errors"]
 
 
 def test_lock_keys_leave_room_for_the_slots() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from keeper_harness import Harness
 
-from billbridge.connections import InFlightLeases, Proxy
+from billbridge.connections import InFlightLeases, SharedLimits
 from billbridge.errors import ConcurrencyLimitError
-from billbridge.store import Connection, Database
+from billbridge.store import BudgetRepository, Connection, Database
 
 
 async def _add_big_vendors(harness: Harness, conn: Connection) -> None:
@@ -85,17 +85,18 @@ async def test_the_lease_lasts_until_the_body_is_over(
     other = InFlightLeases.for_database(database, slots=1, wait=0.1)
     assert leases is not None
     assert other is not None
-    proxy = Proxy(harness.keeper, harness.clients, leases=leases)
+    process = harness.other_process(SharedLimits(leases, BudgetRepository(database)))
     try:
-        async with proxy.open(conn, method="GET", path="/v3/vendors", query=[("max", "100")]) as answer:
+        open_call = process.proxy.open(conn, method="GET", path="/v3/vendors", query=[("max", "100")])
+        async with open_call as answer:
             assert answer.body is None
             with pytest.raises(ConcurrencyLimitError):
                 async with other.hold(dev_key, org):
                     pass
             await answer.read()
-        await proxy.aclose()  # waits for the background release of the lease
+        await leases.aclose()  # waits for the background release of the lease
         async with other.hold(dev_key, org) as slot:
             assert slot == 0
     finally:
-        await proxy.aclose()
+        await process.aclose()
         await other.aclose()

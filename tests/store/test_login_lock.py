@@ -79,7 +79,11 @@ async def test_an_exception_without_writes_changes_nothing(connections: Connecti
         assert handle.connection == conn
 
 
-async def test_cancellation_rolls_back(connections: ConnectionRepository) -> None:
+async def test_a_saved_session_survives_cancellation_and_the_lock_is_freed(
+    connections: ConnectionRepository,
+) -> None:
+    # Each write commits at once (no transaction spans the BILL login), so a session BILL gave
+    # is kept even if the caller goes away right after.
     conn, _ = await link(connections)
     saved = asyncio.Event()
 
@@ -94,7 +98,36 @@ async def test_cancellation_rolls_back(connections: ConnectionRepository) -> Non
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await connections.get_by_pk(conn.pk) == conn
+    stored = await connections.get_by_pk(conn.pk)
+    assert stored is not None
+    assert stored.session.generation == conn.session.generation + 1
+    async with asyncio.timeout(5), connections.login_lock(conn.pk) as handle:
+        assert handle.connection == stored
+
+
+async def test_other_writes_go_on_while_the_lock_is_held(connections: ConnectionRepository) -> None:
+    # The lock is no write transaction: a login may take 45 s without stalling the database.
+    conn, _ = await link(connections)
+    other, _ = await link(connections, "conn-2", tag="b")
+    async with connections.login_lock(conn.pk):
+        async with asyncio.timeout(5):
+            await connections.patch(other.pk, tags={"team": "ap"})
+            await connections.patch(conn.pk, tags={"team": "ar"})
+            await link(connections, "conn-3", tag="c")
+    stored = await connections.get_by_pk(other.pk)
+    assert stored is not None
+    assert stored.tags == {"team": "ap"}
+
+
+async def test_a_relink_during_the_lock_wins_over_the_login(connections: ConnectionRepository) -> None:
+    conn, _ = await link(connections)
+    async with connections.login_lock(conn.pk) as handle:
+        relinked, _ = await link(connections, tag="z")  # the user re-links while BILL is slow
+        result = await handle.save_session(session_state("late"))
+        assert handle.superseded
+        failure = await handle.mark_invalid("refused")
+    assert result == failure == relinked
+    assert await connections.get_by_pk(conn.pk) == relinked
 
 
 async def test_unknown_connection(connections: ConnectionRepository) -> None:

@@ -17,6 +17,7 @@ from billbridge.store.schema import alembic_config, current_revision, head_revis
 TABLES = {
     "alembic_version",
     "api_keys",
+    "bill_budgets",
     "connect_session_links",
     "connect_sessions",
     "connections",
@@ -70,9 +71,10 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (location / "env.py").is_file()
     assert list((location / "versions").glob("r0001_*.py"))
     assert list((location / "versions").glob("r0002_*.py"))
+    assert list((location / "versions").glob("r0003_*.py"))
     assert list((location / "versions").glob("r0004_*.py"))
     assert list((location / "versions").glob("r0005_*.py"))
-    assert head_revision() == "0004"
+    assert head_revision() == "0003"
 
 
 def test_alembic_commands_work_without_a_shared_connection(tmp_path: Path) -> None:

@@ -12,11 +12,20 @@ Errors are the classes of ``billbridge.errors``, chosen by BILL's ``BDC_`` code 
 from __future__ import annotations
 
 from billbridge.bill.answers import parse_error
-from billbridge.bill.auth import ApiTokenAuth, Auth, LoginResult, SessionAuth
+from billbridge.bill.auth import ApiTokenAuth, Auth, AuthFlow, LoginResult, SessionAuth
 from billbridge.bill.client import BillClient
 from billbridge.bill.codes import CODES, CodeInfo, code_info, needs_relink
 from billbridge.bill.environments import PRODUCTION, SANDBOX, Environment, environment
-from billbridge.bill.limits import LOGINS_PER_HOUR, MAX_IN_FLIGHT, REQUESTS_PER_HOUR, Limits
+from billbridge.bill.limits import (
+    LOGINS_PER_HOUR,
+    MAX_IN_FLIGHT,
+    REQUESTS_PER_HOUR,
+    Budget,
+    BudgetSpentError,
+    Limits,
+    Priority,
+    RequestLimits,
+)
 from billbridge.bill.models import (
     Bill,
     BillModel,
@@ -46,10 +55,13 @@ __all__ = [
     "AiohttpTransport",
     "ApiTokenAuth",
     "Auth",
+    "AuthFlow",
     "Bill",
     "BillClient",
     "BillModel",
     "BillObject",
+    "Budget",
+    "BudgetSpentError",
     "CodeInfo",
     "Customer",
     "Environment",
@@ -60,7 +72,9 @@ __all__ = [
     "LoginResult",
     "ObjectFamily",
     "Page",
+    "Priority",
     "RawResponse",
+    "RequestLimits",
     "RetryPolicy",
     "Role",
     "SessionAuth",

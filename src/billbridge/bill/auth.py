@@ -1,4 +1,5 @@
-"""How a call proves who it is: a BILL session (devKey + sessionId) or an S&E ``apiToken``.
+"""How a call proves who it is: a BILL session (devKey + sessionId) or an S&E ``apiToken``, fixed
+(:class:`SessionAuth`, :class:`ApiTokenAuth`) or obtained and renewed by an :class:`AuthFlow`.
 
 Secrets are held as ``SecretStr`` and never appear in a ``repr``; the header dictionary each
 auth builds is cached because it is sent with every request.
@@ -6,8 +7,9 @@ auth builds is cached because it is sent with every request.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
@@ -78,6 +80,22 @@ class ApiTokenAuth:
 
 
 Auth = SessionAuth | ApiTokenAuth
+
+
+class AuthFlow(Protocol):
+    """Credentials that can recover from BILL's answer, as ``httpx.Auth.auth_flow`` does.
+
+    The client iterates ``auth_flow()`` once per request: the first value yielded is the auth to
+    send with; after an error answer the client sends in BILL's error code (``BDC_...``, or None
+    when the answer carried none). Yielding another auth makes the client send the request again
+    with it (budgets, slot and retries as for the first); returning hands the answer over. A
+    success ends the flow (it is closed). Errors raised by the flow (no session can be had)
+    reach the caller unchanged.
+    """
+
+    def auth_flow(self) -> AsyncGenerator[Auth, str | None]:
+        """Yield the auth of each try (see the class)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

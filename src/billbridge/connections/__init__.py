@@ -21,12 +21,13 @@ from billbridge.connections.integrations import (
     get_integration,
     integrations_from_settings,
 )
+from billbridge.connections.limits import SharedLimits, limits_for_database
 from billbridge.connections.login_policy import IDLE_TIMEOUT
 from billbridge.connections.paths import confine_path, is_spend_path
 from billbridge.connections.proxy import Proxy
 from billbridge.connections.reactions import record_operations, send_auth_webhooks
 from billbridge.connections.secret_keys import CONNECT_PREFIX, SecretKeys
-from billbridge.connections.sessions import LiveSession, SessionKeeper
+from billbridge.connections.sessions import KeeperAuth, LiveSession, SessionKeeper
 
 __all__ = [
     "CONNECT_PREFIX",
@@ -42,6 +43,7 @@ __all__ = [
     "Events",
     "InFlightLeases",
     "Integration",
+    "KeeperAuth",
     "LinkRefused",
     "LiveSession",
     "LoginFinished",
@@ -49,11 +51,13 @@ __all__ = [
     "RefreshFailed",
     "SecretKeys",
     "SessionKeeper",
+    "SharedLimits",
     "TransportFactory",
     "confine_path",
     "get_integration",
     "integrations_from_settings",
     "is_spend_path",
+    "limits_for_database",
     "record_operations",
     "send_auth_webhooks",
     "utc_now",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from billbridge.bill import AiohttpTransport, BillClient, Limits, Transport
+from billbridge.bill import AiohttpTransport, BillClient, Limits, RequestLimits, Transport
 from billbridge.connections.integrations import (
     Integration,
     get_integration,
@@ -28,7 +28,7 @@ class BillClients:
         settings_or_integrations: Settings | Mapping[str, Integration],
         *,
         transport_factory: TransportFactory | None = None,
-        limits: Limits | None = None,
+        limits: RequestLimits | None = None,
         timeout: float = 30.0,
         max_retries: int = 4,
     ) -> None:
@@ -39,7 +39,7 @@ class BillClients:
                 or the integrations themselves.
             transport_factory: Makes the transport of each integration's client; the default is
                 aiohttp, the fast choice for the proxy. Tests pass an httpx ASGI transport.
-            limits: Shared limits; a new process-wide set when omitted.
+            limits: Shared limits (``limits_for_database(db)``); a new in-process set when omitted.
             timeout: Seconds before a BILL call counts as unreachable.
             max_retries: The client's own retries for safe cases (5xx, timeouts, BDC_1322).
         """
@@ -48,7 +48,7 @@ class BillClients:
         else:
             integrations = settings_or_integrations
         self.integrations: dict[str, Integration] = dict(integrations)
-        self.limits = limits if limits is not None else Limits()
+        self.limits: RequestLimits = limits if limits is not None else Limits()
         self._clients: dict[str, BillClient] = {}
         self._transports: list[Transport] = []
         for key, integration in self.integrations.items():

@@ -1,22 +1,22 @@
 """BILL's 3-in-flight limit held across processes: one PostgreSQL advisory lock per busy slot.
 
-Within a process the BILL client's ``Limits`` semaphores already hold the limit; with several API
-processes on one PostgreSQL, each proxied request also takes one of the organization's slots as a
-session-level advisory lock on a dedicated connection, so the processes together never send more
-than BILL accepts (``BDC_1322``). Locks die with their connection, so a crashed process frees its
-slots at once.
+``SharedLimits`` (``connections.limits``) takes one of these leases for every BILL request, after
+the process's own slot: with several processes on one PostgreSQL, each request holds one of the
+organization's slots as a session-level advisory lock on a dedicated connection, so the processes
+together never send more than BILL accepts (``BDC_1322``). Locks die with their connection, so a
+crashed process frees its slots at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
 import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from billbridge.errors import ConcurrencyLimitError
 from billbridge.store import Database
@@ -36,6 +36,10 @@ def slot_base(dev_key: str, organization_id: str) -> int:
     digest = hashlib.sha256(f"billbridge-inflight\0{dev_key}\0{organization_id}".encode()).digest()
     value = int.from_bytes(digest[:8], "big", signed=True)
     return value & ~(MAX_SLOTS - 1)
+
+
+class _AllBusy(Exception):
+    """Every slot of the organization is held (by this or another process): poll again."""
 
 
 class InFlightLeases:
@@ -95,28 +99,38 @@ class InFlightLeases:
             task.add_done_callback(self._releases.discard)
 
     async def _take(self, base: int) -> tuple[psycopg.AsyncConnection[tuple[int]], int]:
-        deadline = time.monotonic() + self._wait
-        delay = _FIRST_POLL
-        while True:
-            conn = await self._checkout()
-            try:
-                cursor = await conn.execute(self._acquire, {"base": base})
-                row = await cursor.fetchone()
-            except BaseException:
-                await conn.close()
-                raise
-            slot = -1 if row is None else int(row[0])
-            if slot >= 0:
-                return conn, slot
+        # Poll with capped exponential backoff until a slot is won or ``wait`` seconds have passed.
+        polls = AsyncRetrying(
+            stop=stop_after_delay(self._wait),
+            wait=wait_exponential(multiplier=_FIRST_POLL, max=_MAX_POLL),
+            retry=retry_if_exception_type(_AllBusy),
+            reraise=True,
+        )
+        try:
+            async for poll in polls:
+                with poll:
+                    return await self._try_take(base)
+        except _AllBusy:
+            raise ConcurrencyLimitError(
+                f"All {self._slots} of this organization's BILL request slots stayed busy for "
+                f"{self._wait:g} s (other billbridge processes hold them); try again shortly.",
+                code="BDC_1322",
+            ) from None
+        raise AssertionError("unreachable: the polls either return or raise")
+
+    async def _try_take(self, base: int) -> tuple[psycopg.AsyncConnection[tuple[int]], int]:
+        conn = await self._checkout()
+        try:
+            cursor = await conn.execute(self._acquire, {"base": base})
+            row = await cursor.fetchone()
+        except BaseException:
+            await conn.close()
+            raise
+        slot = -1 if row is None else int(row[0])
+        if slot < 0:
             self._idle.append(conn)
-            if time.monotonic() >= deadline:
-                raise ConcurrencyLimitError(
-                    f"All {self._slots} of this organization's BILL request slots stayed busy for "
-                    f"{self._wait:g} s (other billbridge processes hold them); try again shortly.",
-                    code="BDC_1322",
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_POLL)
+            raise _AllBusy
+        return conn, slot
 
     async def _checkout(self) -> psycopg.AsyncConnection[tuple[int]]:
         while self._idle:

@@ -1,10 +1,16 @@
-"""The keeper's per-process cache of connections: read once, revalidated in the background."""
+"""The keeper's per-process cache of connections: read once, revalidated in the background.
+
+Entries hold decrypted credentials, so the cache is bounded: at most ``max_entries``
+connections (the least recently used goes first) and none unused for longer than ``idle``.
+An evicted connection is simply read again on its next use.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -24,11 +30,22 @@ class ConnectionCache:
     deletion, re-link or status change made by another process shows within about ``ttl``.
     """
 
-    def __init__(self, repo: ConnectionRepository, *, clock: Clock, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        repo: ConnectionRepository,
+        *,
+        clock: Clock,
+        ttl: timedelta,
+        max_entries: int = 10_000,
+        idle: timedelta = timedelta(hours=1),
+    ) -> None:
         self._repo = repo
         self._clock = clock
         self._ttl = ttl
-        self._entries: dict[int, CacheEntry] = {}
+        self._max_entries = max_entries
+        self._idle = idle
+        # Least recently used first.
+        self._entries: OrderedDict[int, CacheEntry] = OrderedDict()
         self._index: dict[tuple[str, str], int] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[Connection | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -39,9 +56,13 @@ class ConnectionCache:
         pk = self._index.get(key)
         entry = None if pk is None else self._entries.get(pk)
         if entry is not None:
-            if self._clock() - entry.loaded_at >= self._ttl:
-                self._revalidate(entry)
-            return entry.conn
+            now = self._clock()
+            if now - entry.touched >= self._idle:
+                self.forget(entry.conn.pk)  # unused too long: read it again
+            else:
+                if now - entry.loaded_at >= self._ttl:
+                    self._revalidate(entry)
+                return entry.conn
         # Single-flight: a burst of first requests reads the row once.
         loading = self._loading.get(key)
         if loading is None:
@@ -55,16 +76,34 @@ class ConnectionCache:
             )
         return self.entry(conn).conn
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def entry(self, conn: Connection) -> CacheEntry:
         """The entry of ``conn``, created from it, or updated if ``conn`` is a newer read."""
-        entry = self._entries.get(conn.pk)
+        entries = self._entries
+        entry = entries.get(conn.pk)
+        now = self._clock()
         if entry is None:
-            entry = new_entry(conn, self._clock())
-            self._entries[conn.pk] = entry
+            entry = new_entry(conn, now)
+            entries[conn.pk] = entry
             self._index[(conn.connection_id, conn.provider_config_key)] = conn.pk
-        elif conn is not entry.conn and _is_newer(conn, entry.conn):
-            merge(entry, conn, self._clock())
+            self._evict(now)
+        else:
+            entries.move_to_end(conn.pk)
+            if conn is not entry.conn and _is_newer(conn, entry.conn):
+                merge(entry, conn, now)
+        entry.touched = now
         return entry
+
+    def _evict(self, now: datetime) -> None:
+        # Oldest first: over the cap, or unused for longer than ``idle``.
+        entries = self._entries
+        while entries:
+            pk, oldest = next(iter(entries.items()))
+            if len(entries) <= self._max_entries and now - oldest.touched < self._idle:
+                return
+            self.forget(pk)
 
     def forget(self, pk: int) -> None:
         """Drop a connection (deleted or re-linked in this process)."""

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from billbridge.bill import ApiTokenAuth, Auth, BillClient, RawResponse, SessionAuth
+from billbridge.bill import ApiTokenAuth, AuthFlow, BillClient, RawResponse
 from billbridge.bill.transport import StreamedResponse
 from billbridge.connections.clients import BillClients
 from billbridge.connections.clock import utc_now
-from billbridge.connections.concurrency import InFlightLeases
 from billbridge.connections.paths import confine_path, is_spend_path
 from billbridge.connections.proxy_headers import outgoing_headers, returned_headers
 from billbridge.connections.sessions import SessionKeeper
-from billbridge.errors import BillAPIError, RateLimitError, SessionExpiredError, ValidationError
+from billbridge.errors import RateLimitError, ValidationError
 from billbridge.store import Connection
 
 MAX_RETRIES = 10
@@ -32,26 +31,16 @@ class Proxy:
     a session id is at best the same value and at worst a stale one.
     """
 
-    def __init__(
-        self, keeper: SessionKeeper, clients: BillClients, *, leases: InFlightLeases | None = None
-    ) -> None:
+    def __init__(self, keeper: SessionKeeper, clients: BillClients) -> None:
         """Build the proxy.
 
         Args:
-            keeper: Hands out live sessions.
-            clients: The BILL clients (their shared ``Limits`` hold 3 in flight per organization
-                within this process).
-            leases: With several processes on one PostgreSQL, hold the limit across them too
-                (``InFlightLeases.for_database(db)``); None keeps it per process.
+            keeper: Hands out live sessions (its auth flow renews them and replays once).
+            clients: The BILL clients; their shared limits hold the in-flight slots and budgets
+                (across processes with ``SharedLimits`` on PostgreSQL).
         """
         self._keeper = keeper
         self._clients = clients
-        self._leases = leases
-
-    async def aclose(self) -> None:
-        """Release the cross-process leases' connections."""
-        if self._leases is not None:
-            await self._leases.aclose()
 
     async def forward(
         self,
@@ -88,9 +77,10 @@ class Proxy:
     ) -> AbstractAsyncContextManager[StreamedResponse]:
         """Send one request to BILL for ``conn``; the block gets BILL's answer as it comes.
 
-        The organization's in-flight slot (and its cross-process lease) is held until the block
-        ends, so read the body inside it: ``answer.body`` if it came whole (always so for error
-        answers), else ``answer.next_chunk()`` until it returns ``b""``.
+        The organization's in-flight slot (taken in the client's send path, across processes on
+        PostgreSQL) is held until the block ends, so read the body inside it: ``answer.body`` if
+        it came whole (always so for error answers), else ``answer.next_chunk()`` until it
+        returns ``b""``.
 
         Args:
             conn: The connection (from :meth:`SessionKeeper.lookup`, which caches it).
@@ -140,16 +130,18 @@ class Proxy:
                 code="invalid_headers",
             )
         client = self._client(conn, base_url_override)
-        request = _Request(method.upper(), target, query, outgoing_headers(headers), body or None, retries)
-        spend_auth = _api_token_auth(conn) if is_spend_path(target) else None
-        return _Forwarding(self, conn, client, request, spend_auth)
-
-    def _stream(
-        self, request: _Request, client: BillClient, auth: SessionAuth
-    ) -> AbstractAsyncContextManager[StreamedResponse]:
-        if self._leases is None:
-            return request.stream(client, auth)
-        return _leased(self._leases, request, client, auth)
+        spend = is_spend_path(target)
+        auth: ApiTokenAuth | AuthFlow = _api_token_auth(conn) if spend else self._keeper.auth(conn)
+        inner = client.stream(
+            method.upper(),
+            target,
+            auth=auth,
+            params=query,
+            headers=outgoing_headers(headers),
+            content=body or None,
+            retries=retries,
+        )
+        return _Forwarding(client, inner, spend)
 
     def _client(self, conn: Connection, base_url_override: str | None) -> BillClient:
         if not base_url_override:
@@ -168,27 +160,6 @@ class Proxy:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    method: str
-    path: str
-    params: Sequence[tuple[str, str]] | None
-    headers: dict[str, str] | None
-    content: bytes | None
-    retries: int
-
-    def stream(self, client: BillClient, auth: Auth) -> AbstractAsyncContextManager[StreamedResponse]:
-        return client.stream(
-            self.method,
-            self.path,
-            auth=auth,
-            params=self.params,
-            headers=self.headers,
-            content=self.content,
-            retries=self.retries,
-        )
-
-
 def _api_token_auth(conn: Connection) -> ApiTokenAuth:
     token = conn.credentials.api_token
     if token is None:
@@ -201,75 +172,40 @@ def _api_token_auth(conn: Connection) -> ApiTokenAuth:
     return ApiTokenAuth(api_token=token, organization_id=conn.credentials.organization_id)
 
 
-@asynccontextmanager
-async def _leased(
-    leases: InFlightLeases, request: _Request, client: BillClient, auth: SessionAuth
-) -> AsyncIterator[StreamedResponse]:
-    # The lease is taken first and given back last: it covers the whole body, like the local slot.
-    async with leases.hold(*auth.limit_key), request.stream(client, auth) as answer:
-        yield answer
-
-
 @dataclass(slots=True, eq=False)
 class _Forwarding:
     """The block of one proxied request (a class rather than a generator: the proxy's hot path)."""
 
-    proxy: Proxy
-    conn: Connection
     client: BillClient
-    request: _Request
-    spend_auth: ApiTokenAuth | None
-    # The open BILL exchange whose answer the block is reading.
-    inner: AbstractAsyncContextManager[StreamedResponse] | None = None
+    inner: AbstractAsyncContextManager[StreamedResponse]
+    spend: bool
+    entered: bool = False
 
     async def __aenter__(self) -> StreamedResponse:
-        proxy, conn, request, client = self.proxy, self.conn, self.request, self.client
-        if self.spend_auth is not None:
-            answer, error = await self._open(request.stream(client, self.spend_auth))
-            return await self._finish(answer, error, spend=True)
-        live = await proxy._keeper.live_session(conn)
-        answer, error = await self._open(proxy._stream(request, client, live.auth))
-        if isinstance(error, SessionExpiredError):
-            # BDC_1109: BILL did nothing with the request, so replaying it once is safe.
-            await self._close()
-            live = await proxy._keeper.invalidate(conn, live.generation)
-            answer, error = await self._open(proxy._stream(request, client, live.auth))
-        return await self._finish(answer, error, spend=False)
+        answer = await self.inner.__aenter__()
+        self.entered = True
+        if answer.status == 429 or (answer.status >= 400 and b"BDC_1144" in (answer.body or b"")):
+            # Error answers always come read whole, so their code can be parsed.
+            error = self.client.parse_error(answer.raw())
+            if isinstance(error, RateLimitError):
+                await self._close()
+                if self.spend:
+                    # Spend & Expense counts per minute (bill-api.md §9), not per hour.
+                    error.reset_at = _next_minute(utc_now())
+                raise error
+        return answer.with_raw_headers(returned_headers(answer.raw_headers))
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        inner, self.inner = self.inner, None
-        if inner is not None:
-            await inner.__aexit__(exc_type, exc, tb)
-
-    async def _open(
-        self, inner: AbstractAsyncContextManager[StreamedResponse]
-    ) -> tuple[StreamedResponse, BillAPIError | None]:
-        answer = await inner.__aenter__()
-        self.inner = inner
-        try:
-            # Error answers always come read whole (StreamedResponse), so their code can be parsed.
-            return answer, self.client.parse_error(answer.raw()) if answer.status >= 400 else None
-        except BaseException:
-            await self._close()
-            raise
-
-    async def _finish(
-        self, answer: StreamedResponse, error: BillAPIError | None, *, spend: bool
-    ) -> StreamedResponse:
-        if isinstance(error, RateLimitError):
-            await self._close()
-            if spend:
-                # Spend & Expense counts per minute (bill-api.md §9), not per hour.
-                error.reset_at = _next_minute(utc_now())
-            raise error
-        return answer.with_raw_headers(returned_headers(answer.raw_headers))
+        if self.entered:
+            self.entered = False
+            await self.inner.__aexit__(exc_type, exc, tb)
 
     async def _close(self) -> None:
-        inner, self.inner = self.inner, None
-        if inner is not None:
-            await inner.__aexit__(None, None, None)
+        if self.entered:
+            self.entered = False
+            await self.inner.__aexit__(None, None, None)
 
 
 def _next_minute(now: datetime) -> datetime:

@@ -1,4 +1,9 @@
-"""One re-login of one connection, under the store's cross-process login lock."""
+"""One re-login of one connection, under the store's cross-process login lock.
+
+The lock opens no write transaction: BILL's login (up to the login deadline) runs with the
+database free for everyone else, and the outcome is saved with a compare-and-set on the session
+generation (``store.locking``).
+"""
 
 from __future__ import annotations
 
@@ -62,9 +67,8 @@ class Relogin:
         """
         failure: BillbridgeError | None = None
         login: LoginFinished | None = None
-        # Raising inside the lock could roll back what the failure handler records, so the error
-        # is carried out of the transaction and raised after it commits; events are told after it
-        # too, as their subscribers write to the database.
+        # The failure is recorded (committed) inside the lock and raised once the lock is released;
+        # events are told after it too, as their subscribers write to the database.
         async with self._repo.login_lock(entry.conn.pk) as handle:
             now = self._clock()
             merge(entry, handle.connection, now)
@@ -114,6 +118,7 @@ class Relogin:
             ) from None
 
     async def _succeeded(self, entry: CacheEntry, handle: LoginHandle, result: LoginResult) -> None:
+        # Superseded (re-linked during the login): the handle holds the newer row, merged below.
         now = self._clock()
         saved = await handle.save_session(
             SessionState(
@@ -128,12 +133,16 @@ class Relogin:
         merge(entry, saved, now)
         entry.blocked_until = None
 
-    async def _failed(self, entry: CacheEntry, handle: LoginHandle, exc: BillbridgeError) -> BillbridgeError:
+    async def _failed(
+        self, entry: CacheEntry, handle: LoginHandle, exc: BillbridgeError
+    ) -> BillbridgeError | None:
         outcome = classify_login_error(exc)
         now = self._clock()
         failure: BillbridgeError
         if outcome is LoginOutcome.REJECTED:
             merge(entry, await handle.mark_invalid(f"{exc.code}: {exc.message}"), now)
+            if handle.superseded and entry.usable(now):
+                return None  # re-linked with new credentials while the old ones were refused
             log.warning("bill_login_rejected", connection_id=entry.conn.connection_id, code=exc.code)
             failure = CredentialsRejectedError(rejected_message(entry.conn))
         elif outcome is LoginOutcome.BUDGET and isinstance(exc, RateLimitError):

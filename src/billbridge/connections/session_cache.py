@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from billbridge.bill import SessionAuth
 from billbridge.connections.clock import as_utc
@@ -31,8 +31,11 @@ class CacheEntry:
     cooldown_until: datetime | None = None
     blocked_until: datetime | None = None
     refresh: asyncio.Task[None] | None = None
+    extension: asyncio.Task[None] | None = None
     reload: asyncio.Task[None] | None = None
     recording: bool = False
+    # When this process last used the entry (the cache evicts the least recently used).
+    touched: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
 
     @property
     def is_invalid(self) -> bool:
@@ -52,7 +55,9 @@ class CacheEntry:
 
 def new_entry(conn: Connection, now: datetime) -> CacheEntry:
     """Cache a connection read from the database."""
-    entry = CacheEntry(conn=conn, auth=None, generation=-1, last_used=None, recorded_use=None, loaded_at=now)
+    entry = CacheEntry(
+        conn=conn, auth=None, generation=-1, last_used=None, recorded_use=None, loaded_at=now, touched=now
+    )
     merge(entry, conn, now)
     return entry
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Literal
 
 import structlog
+from pydantic import SecretStr
 
 from billbridge.bill import SessionAuth
 from billbridge.connections.clients import BillClients
@@ -29,11 +31,8 @@ from billbridge.errors import (
     LoginCooldownError,
     RateLimitError,
     SessionExpiredError,
-    UntrustedSessionError,
 )
 from billbridge.store import Connection, ConnectionRepository
-
-T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +57,11 @@ class SessionKeeper:
 
     The hot path (:meth:`live_session` on a fresh session) touches neither the database nor the
     network. Re-login is single-flight: one task per connection in this process, and the store's
-    ``login_lock`` (a row lock on PostgreSQL) across processes, re-checked once the lock is won.
+    ``login_lock`` (an advisory lock on PostgreSQL) across processes, re-checked once the lock is
+    won. BILL is called with no write transaction open; the new session is saved with a
+    compare-and-set on the session generation. Every BILL call of the keeper goes through the same
+    client send path (limits included) as the proxy's: logins, and session-info calls through
+    :meth:`auth`, the flow that also serves the proxy, MFA and the syncs.
     """
 
     def __init__(
@@ -124,7 +127,13 @@ class SessionKeeper:
         now = self._clock()
         if not entry.is_invalid and entry.usable(now, min_validity):
             return self._hand_out(entry, now, mark_used=mark_used)
-        await self._renew(entry, expected=entry.generation, force=False, min_validity=min_validity)
+        if min_validity is not None and not entry.is_invalid and entry.usable(now):
+            # Alive but too close to its end: any call resets BILL's idle timer, so one
+            # session-info call buys 35 minutes for the price of a request instead of a login
+            # (200 per hour per developer key).
+            await self._extend(entry)
+            return self._hand_out(entry, self._clock(), mark_used=mark_used)
+        await self._renew(entry, expected=entry.generation, force=False)
         return self._hand_out(entry, self._clock(), mark_used=mark_used)
 
     async def refresh(self, conn: Connection, *, force: bool = True) -> LiveSession:
@@ -152,21 +161,40 @@ class SessionKeeper:
         await self._renew(entry, expected=generation, force=True)
         return self._hand_out(entry, self._clock(), mark_used=True)
 
-    async def call(self, conn: Connection, fn: Callable[[SessionAuth], Awaitable[T]]) -> T:
-        """Run ``fn(auth)``; on ``BDC_1109`` re-login once and replay once.
+    def auth(self, conn: Connection, *, replay: bool = True) -> KeeperAuth:
+        """The :class:`~billbridge.bill.AuthFlow` of ``conn`` for ``BillClient`` calls.
 
-        Raises:
-            UntrustedSessionError: ``BDC_1361``; never answered with a re-login.
+        It sends with the live session, and on ``BDC_1109`` renews it (one login however many
+        callers found it dead) and replays the request once with the new one; ``replay=False``
+        renews without replaying (an MFA code belongs to the session that asked for it).
+        ``BDC_1361`` (untrusted session) is never answered with a login.
         """
-        live = await self.live_session(conn)
-        try:
-            try:
-                return await fn(live.auth)
-            except SessionExpiredError:
-                live = await self.invalidate(conn, live.generation)
-                return await fn(live.auth)
-        except UntrustedSessionError as exc:
-            raise untrusted_error(conn, exc) from exc
+        return KeeperAuth(self, conn, replay)
+
+    async def trust(
+        self, conn: Connection, session_id: SecretStr, *, remember_me_id: str | None, device: str
+    ) -> None:
+        """BILL made the session ``session_id`` MFA-trusted: keep that, and the remembered device.
+
+        The trusted flag is saved only if that session is still the connection's current one (a
+        newer login carries its own flag).
+        """
+        if remember_me_id:
+            fresh = await self._repo.get_by_pk(conn.pk) or conn
+            credentials = dataclasses.replace(
+                fresh.credentials, remember_me_id=SecretStr(remember_me_id), device=device
+            )
+            await self._repo.update_credentials(conn.pk, credentials)
+        async with self._repo.login_lock(conn.pk) as handle:
+            state = handle.connection.session
+            if (
+                state.session_id is not None
+                and state.session_id.get_secret_value() == session_id.get_secret_value()
+            ):
+                await handle.save_session(
+                    dataclasses.replace(state, trusted=True, raw={**state.raw, "trusted": True})
+                )
+        self.forget(conn.pk)
 
     async def aclose(self) -> None:
         """Wait for background writes (use records, revalidations) to finish."""
@@ -188,48 +216,32 @@ class SessionKeeper:
                 self._record_use(entry, now)
         return LiveSession(auth=auth, generation=entry.generation, expires_at=last_used + IDLE_TIMEOUT)
 
-    async def _renew(
-        self,
-        entry: CacheEntry,
-        *,
-        expected: int,
-        force: bool,
-        explicit: bool = False,
-        min_validity: timedelta | None = None,
-    ) -> None:
+    async def _renew(self, entry: CacheEntry, *, expected: int, force: bool, explicit: bool = False) -> None:
         self._check_blocked(entry, explicit=explicit)
         task = entry.refresh
         if task is None:
-            if not force and min_validity is not None and entry.usable(self._clock()):
-                coro = self._extend_or_renew(entry, min_validity)
-            else:
-                coro = self._relogin.run(entry, expected=expected, force=force, explicit=explicit)
+            coro = self._relogin.run(entry, expected=expected, force=force, explicit=explicit)
             task = asyncio.create_task(coro)
             entry.refresh = task
-            task.add_done_callback(lambda done: _renewal_done(entry, done))
+            task.add_done_callback(lambda done: _task_done(entry, "refresh", done))
         # Shielded: a caller that goes away must not cancel the login the others wait for.
         await asyncio.shield(task)
 
-    async def _extend_or_renew(self, entry: CacheEntry, min_validity: timedelta) -> None:
-        # Any call resets BILL's idle timer, so one session-info call buys 35 minutes for the
-        # price of a request instead of a login (200 per hour per developer key).
-        auth = entry.auth
-        if auth is not None:
-            client = self._clients.for_integration(entry.conn.provider_config_key)
-            try:
-                await client.session_info(auth)
-            except SessionExpiredError:
-                pass
-            except (BillTransportError, BillServerError) as exc:
-                log.warning("bill_session_extend_failed", code=exc.code)
-                return
-            else:
-                now = self._clock()
-                entry.last_used = now
-                self._record_use(entry, now)
-                if entry.usable(now, min_validity):
-                    return
-        await self._relogin.run(entry, expected=entry.generation, force=True, explicit=False)
+    async def _extend(self, entry: CacheEntry) -> None:
+        task = entry.extension
+        if task is None:
+            task = asyncio.create_task(self._session_info(entry))
+            entry.extension = task
+            task.add_done_callback(lambda done: _task_done(entry, "extension", done))
+        await asyncio.shield(task)
+
+    async def _session_info(self, entry: CacheEntry) -> None:
+        client = self._clients.for_integration(entry.conn.provider_config_key)
+        try:
+            # Through the auth flow: a session BILL already ended is renewed and asked again.
+            await client.session_info(self.auth(entry.conn))
+        except (BillTransportError, BillServerError) as exc:
+            log.warning("bill_session_extend_failed", code=exc.code)
 
     def _check_blocked(self, entry: CacheEntry, *, explicit: bool) -> None:
         now = self._clock()
@@ -261,21 +273,29 @@ class SessionKeeper:
             entry.recording = False
 
 
-def _renewal_done(entry: CacheEntry, task: asyncio.Task[None]) -> None:
-    if entry.refresh is task:
-        entry.refresh = None
+def _task_done(entry: CacheEntry, name: Literal["refresh", "extension"], task: asyncio.Task[None]) -> None:
+    if getattr(entry, name) is task:
+        setattr(entry, name, None)
     if not task.cancelled():
         task.exception()  # retrieved here so a failure nobody awaited is not reported as lost
 
 
-def untrusted_error(conn: Connection, exc: UntrustedSessionError) -> UntrustedSessionError:
-    """``BDC_1361`` restated for the caller: the fix is MFA, not a new login."""
-    return UntrustedSessionError(
-        "This BILL operation needs an MFA-trusted session, and the session of connection "
-        f"{conn.connection_id!r} is not trusted. Re-link the connection and complete the MFA step "
-        "(remember this device) to make its sessions trusted.",
-        code=exc.code,
-        http_status=exc.http_status,
-        request=exc.request,
-        errors=exc.errors,
-    )
+@dataclass(slots=True, eq=False)
+class KeeperAuth:
+    """The keeper's :class:`~billbridge.bill.AuthFlow` for one connection (see :meth:`SessionKeeper.auth`)."""
+
+    keeper: SessionKeeper
+    conn: Connection
+    replay: bool = True
+    #: The session the last try was sent with (MFA marks that very session trusted).
+    used: LiveSession | None = None
+
+    async def auth_flow(self) -> AsyncGenerator[SessionAuth, str | None]:
+        live = self.used = await self.keeper.live_session(self.conn)
+        code = yield live.auth
+        if code == SessionExpiredError.default_code:  # BDC_1109
+            # BILL did nothing with the request, so replaying it once is safe.
+            live = await self.keeper.invalidate(self.conn, live.generation)
+            if self.replay:
+                self.used = live
+                yield live.auth

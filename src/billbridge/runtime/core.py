@@ -13,7 +13,6 @@ from billbridge.connections import (
     Accounts,
     BillClients,
     Events,
-    InFlightLeases,
     Integration,
     Proxy,
     SecretKeys,
@@ -23,6 +22,7 @@ from billbridge.connections import (
     TransportFactory,
     WebhookSender,
     integrations_from_settings,
+    limits_for_database,
     record_operations,
     send_auth_webhooks,
 )
@@ -109,17 +109,19 @@ async def open_runtime(
         connections = ConnectionRepository(db, keyring)
         operations = OperationRepository(db)
         integrations = integrations_from_settings(settings)
-        clients = BillClients(integrations, transport_factory=transport_factory)
+        # Every BILL request of this process takes its slot and budget unit here. On PostgreSQL
+        # several processes may serve one organization: slots and hourly budgets are held across
+        # them (advisory locks, the budgets table); alone on SQLite in-process limits suffice.
+        limits = limits_for_database(db)
+        stack.push_async_callback(limits.aclose)
+        clients = BillClients(integrations, transport_factory=transport_factory, limits=limits)
         stack.push_async_callback(clients.aclose)
         events = Events()
         keeper = SessionKeeper(connections, clients, events=events)
         stack.push_async_callback(keeper.aclose)
         # A connection deleted by another process leaves this one's cache at once.
         await stack.enter_async_context(deletions_listened(db, keeper.forget))
-        # On PostgreSQL several processes may serve one organization: hold BILL's in-flight limit
-        # across them with advisory locks; alone on SQLite the in-process limit suffices.
-        proxy = Proxy(keeper, clients, leases=InFlightLeases.for_database(db))
-        stack.push_async_callback(proxy.aclose)
+        proxy = Proxy(keeper, clients)
         signing_key = SigningKey(configured=settings.webhook_signing_key, api_key=stored_key)
         webhooks = WebhookSender(
             url=str(settings.webhook_url) if settings.webhook_url else None, signing_key=signing_key

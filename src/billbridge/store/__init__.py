@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billbridge.store.api_keys import ApiKeyRepository
+from billbridge.store.budgets import BudgetRepository
 from billbridge.store.connect_sessions import ConnectSessionRepository
 from billbridge.store.connections import ConnectionRepository
 from billbridge.store.crypto import Key, Keyring, generate_key, parse_keys
@@ -37,6 +38,7 @@ __all__ = [
     "UNSET",
     "ApiKeyRepository",
     "BillCredentials",
+    "BudgetRepository",
     "Clock",
     "ConnectSession",
     "ConnectSessionRepository",

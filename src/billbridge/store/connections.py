@@ -341,9 +341,11 @@ class ConnectionRepository:
     def login_lock(self, pk: int) -> AbstractAsyncContextManager[LoginHandle]:
         """Hold connection ``pk`` exclusively for a re-login, across processes.
 
-        On PostgreSQL a transaction holds ``SELECT ... FOR UPDATE`` on the row; on SQLite a write
-        transaction (BEGIN IMMEDIATE) serialises processes. ``handle.connection`` is read after the
-        lock is won; handle writes commit when the block ends, also if it ends with an exception.
+        On PostgreSQL a write-free transaction holds an advisory lock; on SQLite (one process per
+        file) an in-process lock serialises callers. No write transaction is open in the block, so
+        BILL may be called there: ``handle.connection`` is read after the lock is won, and each
+        handle write is its own short transaction, made only if the session generation is still
+        the one the handle saw (see ``store.locking``).
 
         Raises:
             NotFoundError: no connection ``pk``.

@@ -240,6 +240,16 @@ class IdempotencyRow(Base):
     answer_enc: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+class BudgetRow(Base):
+    """BILL's hourly budgets of one developer key (by digest, never the key), counted by every process."""
+
+    __tablename__ = "bill_budgets"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Hours since the epoch (UTC): BILL's budgets return at the top of each hour.
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    requests: Mapped[int] = mapped_column(Integer)
+    logins: Mapped[int] = mapped_column(Integer)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -8,11 +8,10 @@ session by the linking endpoint) may be challenged.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from billbridge.errors import BadRequestError, MfaError, SessionExpiredError
 from billbridge.runtime import Runtime
@@ -89,7 +88,7 @@ async def challenge(body: MfaTarget, caller: ConnectTokenDep, services: RuntimeD
         return {"trusted": True, "remembered": True}
     client = services.clients.for_integration(conn.provider_config_key)
     try:
-        challenge_id = await services.keeper.call(conn, client.mfa_challenge)
+        challenge_id = await client.mfa_challenge(services.keeper.auth(conn))
     except BadRequestError as exc:
         # Typically no phone is registered for two-step verification on this BILL user.
         raise ApiError(
@@ -123,10 +122,11 @@ async def validate(body: MfaCheck, caller: ConnectTokenDep, services: RuntimeDep
     conn = await _target(services, caller, body)
     client = services.clients.for_integration(conn.provider_config_key)
     device = device_name(conn)
-    live = await services.keeper.live_session(conn)
+    # The code belongs to the session that asked for it: a dead session is renewed, not replayed.
+    auth = services.keeper.auth(conn, replay=False)
     try:
         remember_me_id = await client.mfa_challenge_validate(
-            live.auth,
+            auth,
             challenge_id=body.challengeId,
             token=code,
             remember_me=body.rememberDevice,
@@ -134,7 +134,6 @@ async def validate(body: MfaCheck, caller: ConnectTokenDep, services: RuntimeDep
             machine_name=_MACHINE_NAME if body.rememberDevice else None,
         )
     except SessionExpiredError:
-        await services.keeper.invalidate(conn, live.generation)
         raise _code_problem(
             "The BILL sign-in timed out before the code was checked. Choose “Send a new code”."
         ) from None
@@ -145,31 +144,12 @@ async def validate(body: MfaCheck, caller: ConnectTokenDep, services: RuntimeDep
         raise _code_problem(
             "This code is no longer valid. Choose “Send a new code”.", "unknown_challenge"
         ) from None
-    await _remember(services, conn, live.auth.session_id, remember_me_id, device)
-    return {"trusted": True, "remembered": remember_me_id is not None}
-
-
-async def _remember(
-    services: Runtime, conn: Connection, session_id: SecretStr, remember_me_id: str | None, device: str
-) -> None:
-    """Keep what BILL granted: the device for later logins, and the trusted flag of this session."""
-    if remember_me_id:
-        fresh = await services.connections.get(conn.connection_id, conn.provider_config_key) or conn
-        credentials = dataclasses.replace(
-            fresh.credentials, remember_me_id=SecretStr(remember_me_id), device=device
+    if auth.used is not None:
+        # Keep what BILL granted: the device for later logins, and the trusted flag of this session.
+        await services.keeper.trust(
+            conn, auth.used.auth.session_id, remember_me_id=remember_me_id, device=device
         )
-        await services.connections.update_credentials(conn.pk, credentials)
-    async with services.connections.login_lock(conn.pk) as handle:
-        state = handle.connection.session
-        # Only the session BILL just trusted is marked; a newer login will carry its own flag.
-        if (
-            state.session_id is not None
-            and state.session_id.get_secret_value() == session_id.get_secret_value()
-        ):
-            await handle.save_session(
-                dataclasses.replace(state, trusted=True, raw={**state.raw, "trusted": True})
-            )
-    services.keeper.forget(conn.pk)
+    return {"trusted": True, "remembered": remember_me_id is not None}
 
 
 def _code_problem(message: str, code: str = "invalid_code") -> ApiError:

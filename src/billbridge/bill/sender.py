@@ -1,0 +1,223 @@
+"""The one send path of the client: a request out, BILL's answer back as a stream.
+
+For every try of every request, in this order and nowhere else: one budget unit is spent
+(``RequestLimits.spend``), one in-flight slot is taken (``RequestLimits.slot``) and held while
+the answer is on the wire, the transport streams the answer. Error answers come read whole and
+are retried where safe (``retry``), after the slot was given back; ``BDC_1144`` spends the local
+budget too. Between tries of an :class:`~billbridge.bill.auth.AuthFlow` (a renewed session
+replaying the request) no slot is held either. A buffered answer is the stream, read.
+
+This is the hot path of the proxy, so it stays lean: no pydantic, a class rather than a
+generator for the block, headers merged once per auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Literal
+
+from billbridge.bill.answers import error_code
+from billbridge.bill.auth import ApiTokenAuth, Auth, AuthFlow, SessionAuth
+from billbridge.bill.codes import RATE_LIMITED
+from billbridge.bill.limits import BudgetSpentError, Priority, RequestLimits, next_minute
+from billbridge.bill.retry import RetryPolicy, should_retry_answer, should_retry_failure
+from billbridge.bill.transport import RawResponse, StreamedResponse, Transport
+from billbridge.errors import BillTransportError
+
+RateLimitMode = Literal["raise", "wait"]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One request, checked and encoded, without its auth headers.
+
+    Attributes:
+        label: ``METHOD /path`` for errors and logs (never the query: it may hold secrets).
+        retries: retries allowed where safe.
+        replay_safe: whether sending it twice has the effect of sending it once.
+        login_key: for ``POST /v3/login`` (sent without auth): the (developer key, organization)
+            the login counts against, as a login and as a request.
+    """
+
+    method: str
+    url: str
+    label: str
+    headers: dict[str, str]
+    content: bytes | None
+    retries: int
+    replay_safe: bool
+    priority: Priority = "live"
+    login_key: tuple[str, str] | None = None
+
+
+class Sender:
+    """Sends :class:`Outgoing` requests through a transport under shared limits (see the module)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        limits: RequestLimits,
+        *,
+        timeout: float,
+        on_rate_limit: RateLimitMode,
+        retry_policy: RetryPolicy,
+        sleep: Sleep | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.transport = transport
+        self.limits = limits
+        self.timeout = timeout
+        self.on_rate_limit: RateLimitMode = on_rate_limit
+        self.retry_policy = retry_policy
+        self.sleep: Sleep = sleep or asyncio.sleep
+        self.rng = rng or random.Random()
+
+    def open(
+        self, outgoing: Outgoing, auth: Auth | AuthFlow | None
+    ) -> AbstractAsyncContextManager[StreamedResponse]:
+        """Send ``outgoing``; the block gets BILL's answer, its body possibly still streaming.
+
+        Error answers come read whole (``answer.body``). The in-flight slot (and the transport's
+        connection) of a successful answer is held until the block ends.
+
+        Raises:
+            BudgetSpentError: a local budget is spent (nothing was sent), in "raise" mode.
+            BillTransportError: no answer came after the allowed retries, or the body broke off.
+        """
+        return _Exchange(self, outgoing, auth)
+
+    async def read(self, outgoing: Outgoing, auth: Auth | AuthFlow | None) -> RawResponse:
+        """:meth:`open`, with the answer read whole."""
+        async with _Exchange(self, outgoing, auth) as answer:
+            return RawResponse(answer.status, answer.headers, await answer.read())
+
+    async def wait_until(self, reset: datetime) -> None:
+        """Sleep until a spent budget returns."""
+        # A second past the top of the hour, so a slightly slow BILL clock has rolled over too.
+        await self.sleep(max(0.0, reset.timestamp() - self.limits.clock()) + 1.0)
+
+
+@dataclass(slots=True, eq=False)
+class _Exchange:
+    """The block of one request (a class rather than a generator: the proxy's hot path)."""
+
+    sender: Sender
+    outgoing: Outgoing
+    auth: Auth | AuthFlow | None
+    # While a successful answer streams: its transport block and the in-flight slot it holds.
+    inner: AbstractAsyncContextManager[StreamedResponse] | None = None
+    slot: AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> StreamedResponse:
+        auth = self.auth
+        if auth is None or isinstance(auth, SessionAuth | ApiTokenAuth):
+            return await self._tries(auth)
+        return await self._flow(auth.auth_flow())
+
+    async def _flow(self, flow: AsyncGenerator[Auth, str | None]) -> StreamedResponse:
+        try:
+            auth = await anext(flow)
+            while True:
+                answer = await self._tries(auth)
+                if answer.status < 400:
+                    return answer
+                # Error answers are read whole and hold nothing: replaying needs no clean-up.
+                try:
+                    auth = await flow.asend(error_code(answer.raw()))
+                except StopAsyncIteration:
+                    return answer
+        finally:
+            await flow.aclose()
+
+    async def _tries(self, auth: Auth | None) -> StreamedResponse:
+        """Try until the answer is one to hand over: budgets, retries and ``BDC_1144`` decided here."""
+        sender, out = self.sender, self.outgoing
+        limits = sender.limits
+        if auth is None:
+            key, login, headers = out.login_key, out.login_key is not None, out.headers
+        else:
+            key, login, headers = auth.limit_key, False, {**out.headers, **auth.headers}
+        retried = 0
+        while True:
+            if key is not None:
+                try:
+                    await limits.spend(key[0], key[1], login=login, priority=out.priority)
+                except BudgetSpentError as exc:
+                    if sender.on_rate_limit != "wait":
+                        exc.request = out.label
+                        raise
+                    await sender.wait_until(exc.reset_at)
+                    continue
+            try:
+                answer = await self._try(key, headers)
+            except BillTransportError as exc:
+                exc.request = out.label
+                if retried >= out.retries or not should_retry_failure(exc, replay_safe=out.replay_safe):
+                    raise
+                await sender.sleep(sender.retry_policy.delay(retried, sender.rng))
+                retried += 1
+                continue
+            if answer.status < 400:
+                return answer
+            code = error_code(answer.raw())
+            if code == RATE_LIMITED:
+                if key is not None:
+                    reset = await limits.exhausted(key[0], login=login)
+                else:
+                    # API-token (Spend & Expense) budgets are per minute, not per hour.
+                    reset = next_minute(limits.clock())
+                if sender.on_rate_limit != "wait":
+                    return answer
+                await sender.wait_until(reset)
+            elif retried < out.retries and should_retry_answer(
+                status=answer.status, code=code, replay_safe=out.replay_safe
+            ):
+                await sender.sleep(sender.retry_policy.delay(retried, sender.rng))
+                retried += 1
+            else:
+                return answer
+
+    async def _try(self, key: tuple[str, str] | None, headers: dict[str, str]) -> StreamedResponse:
+        sender, out = self.sender, self.outgoing
+        slot = None if key is None else sender.limits.slot(key[0], key[1], priority=out.priority)
+        if slot is not None:
+            await slot.__aenter__()
+        try:
+            inner = sender.transport.stream(
+                out.method, out.url, headers=headers, content=out.content, time_limit=sender.timeout
+            )
+            answer = await inner.__aenter__()
+        except BaseException:
+            if slot is not None:
+                await slot.__aexit__(None, None, None)
+            raise
+        if answer.status < 400:
+            self.inner, self.slot = inner, slot
+            return answer
+        # Error answers come read whole: give the connection and the slot back before deciding,
+        # so that backing off (or renewing a session) never keeps another request waiting.
+        try:
+            await inner.__aexit__(None, None, None)
+        finally:
+            if slot is not None:
+                await slot.__aexit__(None, None, None)
+        return answer
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        inner, self.inner = self.inner, None
+        slot, self.slot = self.slot, None
+        try:
+            if inner is not None:
+                await inner.__aexit__(exc_type, exc, tb)
+        finally:
+            if slot is not None:
+                await slot.__aexit__(None, None, None)

@@ -1,0 +1,254 @@
+"""BILL's limits across every process of a deployment on PostgreSQL: :class:`SharedLimits`.
+
+The same seam as the in-process :class:`billbridge.bill.limits.Limits` (see that module for the
+API and the priorities), held across processes:
+
+- Slots: a caller first queues for one of the organization's slots in this process (where live
+  callers go before sync callers), then takes one of the organization's PostgreSQL advisory-lock
+  leases (``InFlightLeases``), so the processes together never have more than 3 requests in flight.
+- Budgets: counted in the ``bill_budgets`` table (one row per developer key digest and hour) with
+  one atomic statement per change. To keep the hot path cheap, a process reserves requests in small
+  batches (up to 20, fewer as the hour's budget runs low, one at a time for the last few hundred)
+  and hands them out from memory; a reserved unit counts as spent for everyone, so the processes
+  together never send more than the budget, and at most one batch per process stays unused when
+  the hour ends. Each reserved unit has its rank in the hour; a sync request may only use one
+  ranked within the first 90 %. Logins are counted one statement each.
+- The fair share of sync budgets between organizations is counted per process.
+
+``limits_for_database(db)`` picks this on PostgreSQL and the in-process ``Limits`` on SQLite
+(one process per database file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from billbridge.bill import Budget, Limits, Priority, RequestLimits
+from billbridge.bill.limits import (
+    LOGINS_PER_HOUR,
+    MAX_IN_FLIGHT,
+    REQUESTS_PER_HOUR,
+    budget_spent,
+    key_digest,
+    next_hour,
+    share_spent,
+)
+from billbridge.bill.slots import OrgSlots
+from billbridge.connections.concurrency import InFlightLeases
+from billbridge.store import BudgetRepository, Database
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 20
+# Budget left per unit of batch: with fewer than 64 x 20 requests left, batches shrink.
+_BATCH_SPREAD = 64
+# Hours of budget rows kept (for reading back); older ones are deleted.
+_KEEP_HOURS = 24
+
+
+def limits_for_database(db: Database, *, clock: Callable[[], float] = time.time) -> RequestLimits:
+    """:class:`SharedLimits` on PostgreSQL; the in-process :class:`Limits` on SQLite."""
+    leases = InFlightLeases.for_database(db)
+    if leases is None:
+        return Limits(clock=clock)
+    return SharedLimits(leases, BudgetRepository(db), clock=clock)
+
+
+@dataclass(slots=True)
+class _Pool:
+    """Requests this process reserved for one developer key and hour: ranks ``next`` to ``end``."""
+
+    hour: int
+    next: int
+    end: int
+    spent: bool = False  # the hour's budget has no room left: refuse without asking the database
+
+
+class SharedLimits:
+    """Slots and budgets shared by every process on one PostgreSQL database (see the module).
+
+    Args:
+        leases: the advisory-lock leases of the organizations' slots.
+        budgets: the shared hourly counts.
+        clock: seconds since the epoch.
+    """
+
+    def __init__(
+        self,
+        leases: InFlightLeases,
+        budgets: BudgetRepository,
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        requests_per_hour: int = REQUESTS_PER_HOUR,
+        logins_per_hour: int = LOGINS_PER_HOUR,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.local = Limits(
+            max_in_flight=max_in_flight,
+            requests_per_hour=requests_per_hour,
+            logins_per_hour=logins_per_hour,
+            clock=clock,
+        )
+        self.clock = clock
+        self.requests_per_hour = requests_per_hour
+        self.logins_per_hour = logins_per_hour
+        self._leases = leases
+        self._budgets = budgets
+        self._pools: dict[str, _Pool] = {}
+        self._refills: dict[str, asyncio.Lock] = {}
+        self._purged_hour = -1
+
+    def __repr__(self) -> str:
+        per_hour = f"requests_per_hour={self.requests_per_hour}, logins_per_hour={self.logins_per_hour}"
+        return f"SharedLimits({per_hour})"
+
+    # -- slots ---------------------------------------------------------------------------------
+
+    def slot(
+        self, dev_key: str, organization_id: str, *, priority: Priority = "live"
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold one of the organization's slots, in this process and across processes."""
+        slots = self.local.org_slots(dev_key, organization_id)
+        return _SharedSlot(slots, priority, self._leases, dev_key, organization_id)
+
+    def in_flight(self, dev_key: str, organization_id: str) -> int:
+        """Slots of this organization held in this process."""
+        return self.local.in_flight(dev_key, organization_id)
+
+    def in_flight_counts(self) -> dict[tuple[str, str], int]:
+        """Busy slots in this process per (developer key digest, organization id)."""
+        return self.local.in_flight_counts()
+
+    # -- budgets -------------------------------------------------------------------------------
+
+    async def spend(
+        self,
+        dev_key: str,
+        organization_id: str | None = None,
+        *,
+        login: bool = False,
+        priority: Priority = "live",
+    ) -> None:
+        """Count one request against the shared budgets (see the module).
+
+        Raises:
+            BudgetSpentError: the request may not go (nothing is counted then).
+        """
+        now = self.clock()
+        hour = int(now // 3600)
+        if login:
+            digest = key_digest(dev_key)
+            if not await self._budgets.count_login(
+                digest, hour, cap=self.requests_per_hour, login_cap=self.logins_per_hour
+            ):
+                raise budget_spent(next_hour(now), login=True)
+            return
+        sync = priority == "sync"
+        org = organization_id or ""
+        shares = self.local.shares
+        if sync and not shares.allows(dev_key, org, now):
+            raise share_spent(now)
+        pool = self._pools.get(dev_key)
+        while pool is None or pool.hour != hour or pool.next > pool.end:
+            pool = await self._refill(dev_key, hour, now)
+        if sync and pool.next > self.local.sync_cap:
+            raise budget_spent(next_hour(now), reserve=True)
+        pool.next += 1
+        if sync:
+            shares.count(dev_key, org, now)
+
+    async def _refill(self, dev_key: str, hour: int, now: float) -> _Pool:
+        lock = self._refills.get(dev_key)
+        if lock is None:
+            lock = self._refills[dev_key] = asyncio.Lock()
+        async with lock:
+            pool = self._pools.get(dev_key)
+            if pool is not None and pool.hour == hour:
+                if pool.next <= pool.end:
+                    return pool  # another caller refilled it while this one waited
+                if pool.spent:
+                    raise budget_spent(next_hour(now))
+            last = 0 if pool is None or pool.hour != hour else pool.end
+            count = max(1, min(MAX_BATCH, (self.requests_per_hour - last) // _BATCH_SPREAD))
+            digest = key_digest(dev_key)
+            total = await self._budgets.reserve(digest, hour, count, cap=self.requests_per_hour)
+            if total is None and count > 1:
+                count = 1
+                total = await self._budgets.reserve(digest, hour, count, cap=self.requests_per_hour)
+            if total is None:
+                self._pools[dev_key] = _Pool(hour, 1, 0, spent=True)
+                raise budget_spent(next_hour(now))
+            pool = self._pools[dev_key] = _Pool(hour, total - count + 1, total)
+        if hour != self._purged_hour:
+            self._purged_hour = hour
+            await self._budgets.purge(hour - _KEEP_HOURS)
+        return pool
+
+    async def exhausted(self, dev_key: str, *, login: bool = False) -> datetime:
+        """BILL answered ``BDC_1144``: the budget is spent for every process until the hour ends."""
+        now = self.clock()
+        hour = int(now // 3600)
+        digest = key_digest(dev_key)
+        if login:
+            await self._budgets.exhaust(digest, hour, requests=None, logins=self.logins_per_hour)
+        else:
+            await self._budgets.exhaust(digest, hour, requests=self.requests_per_hour, logins=None)
+            self._pools[dev_key] = _Pool(hour, 1, 0, spent=True)
+        return next_hour(now)
+
+    async def budget(self, dev_key: str) -> Budget:
+        """What ``dev_key`` may still spend this hour, all processes together (reserved = spent)."""
+        now = self.clock()
+        requests, logins = await self._budgets.read(key_digest(dev_key), int(now // 3600))
+        return Budget(
+            requests_left=max(0, self.requests_per_hour - requests),
+            logins_left=max(0, self.logins_per_hour - logins),
+            reset_at=next_hour(now),
+            requests_per_hour=self.requests_per_hour,
+            logins_per_hour=self.logins_per_hour,
+        )
+
+    async def aclose(self) -> None:
+        """Release the leases' database connections."""
+        await self._leases.aclose()
+
+
+class _SharedSlot:
+    """The local slot, then the cross-process lease; given back in the reverse order."""
+
+    __slots__ = ("_dev_key", "_lease", "_leases", "_organization_id", "_priority", "_slots")
+
+    def __init__(
+        self, slots: OrgSlots, priority: Priority, leases: InFlightLeases, dev_key: str, organization_id: str
+    ) -> None:
+        self._slots = slots
+        self._priority: Priority = priority
+        self._leases = leases
+        self._dev_key = dev_key
+        self._organization_id = organization_id
+        self._lease: AbstractAsyncContextManager[int] | None = None
+
+    async def __aenter__(self) -> None:
+        await self._slots.acquire(self._priority)
+        try:
+            lease = self._leases.hold(self._dev_key, self._organization_id)
+            await lease.__aenter__()
+        except BaseException:
+            self._slots.release()
+            raise
+        self._lease = lease
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        lease, self._lease = self._lease, None
+        try:
+            if lease is not None:
+                await lease.__aexit__(None, None, None)
+        finally:
+            self._slots.release()
