@@ -7,13 +7,13 @@ import types
 import billbridge.bill as bill
 
 PUBLIC = {
-    "AiohttpTransport", "ApiTokenAuth", "Auth", "AuthFlow", "Bill", "Budget", "BudgetSpentError", "BillClient", "BillModel", "BillObject",
-    "CODES", "CodeInfo", "Customer", "Environment", "FAMILIES", "Filter", "HttpxTransport",
-    "Invoice", "LOGINS_PER_HOUR", "Limits", "LoginResult", "MAX_IN_FLIGHT", "OPERATORS",
-    "ObjectFamily", "PRODUCTION", "Page", "Priority", "REQUESTS_PER_HOUR", "RequestLimits", "RawResponse",
-    "RetryPolicy", "Role", "SANDBOX", "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "needs_relink",
-    "environment", "family", "family_of_id", "format_datetime", "is_replay_safe", "model_for",
-    "parse_error",
+    "AiohttpTransport", "ApiTokenAuth", "Auth", "AuthFlow", "Bill", "BillClient", "BillModel",
+    "BillObject", "Budget", "BudgetSpentError", "CODES", "CodeInfo", "Customer", "Environment",
+    "FAMILIES", "Filter", "HttpxTransport", "Invoice", "LOGINS_PER_HOUR", "Limits", "LoginResult",
+    "MAX_IN_FLIGHT", "OPERATORS", "ObjectFamily", "PRODUCTION", "Page", "Priority",
+    "REQUESTS_PER_HOUR", "RawResponse", "RequestLimits", "RetryPolicy", "Role", "SANDBOX",
+    "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "environment", "needs_relink", "family",
+    "family_of_id", "format_datetime", "is_replay_safe", "model_for", "parse_error",
 }  # fmt: skip
 
 

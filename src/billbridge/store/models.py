@@ -240,6 +240,8 @@ class IdempotencyRow(Base):
     answer_enc: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class BudgetRow(Base):
     """BILL's hourly budgets of one developer key (by digest, never the key), counted by every process."""
 

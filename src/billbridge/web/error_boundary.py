@@ -12,7 +12,7 @@ import secrets
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billbridge.web.errors import ApiError
+from billbridge.web.errors import ApiError, is_database_busy
 
 log = structlog.get_logger(__name__)
 
@@ -23,8 +23,20 @@ def new_request_id() -> str:
 
 
 def unexpected_failure(exc: BaseException, *, where: str) -> ApiError:
-    """Log ``exc`` by type and a new request id; the 500 answer that quotes the id."""
+    """Log ``exc`` by type and a new request id; the 500 answer that quotes the id.
+
+    A database still locked after its busy timeout is no fault of the server: 503 with
+    ``Retry-After`` instead.
+    """
     request_id = new_request_id()
+    if is_database_busy(exc):
+        log.warning("database_busy", where=where, request_id=request_id)
+        return ApiError(
+            503,
+            "database_busy",
+            f"The database is busy; try again in a moment (request id {request_id}).",
+            headers={"Retry-After": "1", "X-Request-Id": request_id},
+        )
     log.error("unexpected_error", where=where, error_type=type(exc).__name__, request_id=request_id)
     return ApiError(
         500,
@@ -58,5 +70,6 @@ class ErrorBoundary:
             if started:
                 return  # the answer is under way: the server ends it, the log line says why
             response = failure.response()
-            await send({"type": "http.response.start", "status": 500, "headers": list(response.raw_headers)})
+            start = {"type": "http.response.start", "status": response.status_code}
+            await send({**start, "headers": list(response.raw_headers)})
             await send({"type": "http.response.body", "body": bytes(response.body)})

@@ -12,6 +12,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -206,6 +207,12 @@ def allowed_methods(request: Request) -> list[str]:
         for method in _METHODS
         if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
     ]
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" after its busy timeout: a moment's wait, not a server fault."""
+    text = str(getattr(exc, "orig", "") or "")
+    return isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text)
 
 
 def install_exception_handlers(app: FastAPI) -> None:

@@ -1,0 +1,89 @@
+"""SharedLimits: the hourly budgets of a developer key counted once for every process on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from billbridge.bill import BudgetSpentError
+from billbridge.bill.limits import key_digest
+from billbridge.connections import InFlightLeases, SharedLimits
+from billbridge.store import BudgetRepository, Database
+
+pytestmark = pytest.mark.postgres
+
+# 2030-01-01T10:20:00Z
+NOW = 1893493200.0
+HOUR = int(NOW // 3600)
+
+
+@pytest.fixture
+def database_url(postgres_database_url: str) -> str:
+    return postgres_database_url
+
+
+def _process(database: Database, *, requests_per_hour: int = 500) -> SharedLimits:
+    leases = InFlightLeases.for_database(database)
+    assert leases is not None
+    return SharedLimits(
+        leases, BudgetRepository(database), requests_per_hour=requests_per_hour, clock=lambda: NOW
+    )
+
+
+async def _spend_until_refused(limits: SharedLimits, **options: str) -> int:
+    spent = 0
+    while True:
+        try:
+            await limits.spend("dev-key", "org", **options)  # type: ignore[arg-type]
+        except BudgetSpentError:
+            return spent
+        spent += 1
+
+
+async def test_two_processes_never_spend_more_than_the_budget_together(database: Database) -> None:
+    first, second = _process(database), _process(database)
+    try:
+        counts = await asyncio.gather(_spend_until_refused(first), _spend_until_refused(second))
+        assert sum(counts) == 500
+        assert min(counts) > 0  # both got their turn
+        budget = await second.budget("dev-key")
+        assert (budget.requests_left, budget.logins_left) == (0, 200)
+        assert await BudgetRepository(database).read(key_digest("dev-key"), HOUR) == (500, 0)
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_syncs_stop_at_the_live_reserve_across_processes(database: Database) -> None:
+    first, second = _process(database), _process(database)
+    try:
+        synced = await asyncio.gather(
+            _spend_until_refused(first, priority="sync"), _spend_until_refused(second, priority="sync")
+        )
+        with pytest.raises(BudgetSpentError) as caught:
+            await first.spend("dev-key", "org", priority="sync")
+        assert caught.value.code == "sync_reserve"
+        # The live callers of both processes still find the last tenth (less what a process
+        # reserved and its syncs could not use).
+        live = await asyncio.gather(_spend_until_refused(first), _spend_until_refused(second))
+        assert sum(synced) <= 450
+        assert sum(synced) + sum(live) == 500
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_logins_and_bill_refusals_count_for_every_process(database: Database) -> None:
+    first, second = _process(database), _process(database)
+    try:
+        await first.spend("dev-key", "org", login=True)
+        assert (await second.budget("dev-key")).logins_left == 199
+        reset = await first.exhausted("dev-key")  # BILL answered BDC_1144
+        with pytest.raises(BudgetSpentError) as caught:
+            await second.spend("dev-key", "org")
+        assert caught.value.reset_at == reset
+        assert (await second.budget("dev-key")).requests_left == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
