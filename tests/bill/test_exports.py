@@ -12,8 +12,8 @@ PUBLIC = {
     "FAMILIES", "Filter", "HttpxTransport", "Invoice", "LOGINS_PER_HOUR", "Limits", "LoginResult",
     "MAX_IN_FLIGHT", "OPERATORS", "ObjectFamily", "PRODUCTION", "Page", "Priority",
     "REQUESTS_PER_HOUR", "RawResponse", "RequestLimits", "RetryPolicy", "Role", "SANDBOX",
-    "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "environment", "needs_relink", "family",
-    "family_of_id", "format_datetime", "is_replay_safe", "model_for", "parse_error",
+    "SessionAuth", "Sort", "Transport", "User", "Vendor", "code_info", "environment", "family",
+    "family_of_id", "format_datetime", "is_replay_safe", "model_for", "needs_relink", "parse_error",
 }  # fmt: skip
 
 

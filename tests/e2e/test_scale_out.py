@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from e2e_stack import BILLBRIDGE
 
+from billbridge.bill import REQUESTS_PER_HOUR
+from billbridge.bill.limits import key_digest
 from billbridge.cli.demo import demo_credentials
-from fixtures_db import TEST_KEY_LINE
+from fixtures_db import TEST_KEY_LINE, libpq_dsn
 from support.processes import Running, free_port, start, wait_http
 
 pytestmark = pytest.mark.postgres
@@ -195,3 +198,78 @@ def test_a_deletion_on_one_server_is_seen_at_once_by_the_other(cluster: Cluster)
     assert error["code"] == "unknown_connection"
     assert connection_id in error["message"]
     assert re.search(r"[Cc]onnection \d+", error["message"]) is None, "no internal row id"
+
+
+# Requests left in the hour once the test has counted the rest as spent (keeps the test fast;
+# the simulator still counts every request it really gets against its own 20,000).
+LEFT = 100
+
+
+def _prespend(database_url: str, dev_key: str) -> int:
+    """Count all but ``LEFT`` of this hour's requests of ``dev_key`` as spent, as a busy hour would.
+
+    Returns how many requests were added without being sent.
+    """
+    hour = int(time.time() // 3600)
+    digest = key_digest(dev_key)
+    with psycopg.connect(libpq_dsn(database_url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT requests FROM bill_budgets WHERE key_digest = %s AND hour = %s", (digest, hour)
+        ).fetchone()
+        counted = 0 if row is None else int(row[0])
+        added = REQUESTS_PER_HOUR - LEFT - counted
+        conn.execute(
+            "INSERT INTO bill_budgets (key_digest, hour, requests, logins) VALUES (%s, %s, %s, 0) "
+            "ON CONFLICT (key_digest, hour) DO UPDATE SET requests = bill_budgets.requests + %s",
+            (digest, hour, added, added),
+        )
+    return added
+
+
+def _wait_out_the_top_of_the_hour() -> None:
+    # Both sides count in clock hours: a test straddling the top of an hour would see two budgets.
+    left = 3600 - time.time() % 3600
+    if left < 120:
+        time.sleep(left + 1)
+
+
+async def hammer(cluster: Cluster, connection_id: str, total: int) -> list[httpx.Response]:
+    """``total`` proxied reads, 30 at a time, alternating between the two servers."""
+    headers = cluster.headers(connection_id)
+    gate = asyncio.Semaphore(30)
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=60)) as client:
+
+        async def one(i: int) -> httpx.Response:
+            async with gate:
+                api = cluster.apis[i % 2]
+                return await client.get(f"{api}/proxy/v3/vendors", params={"max": "1"}, headers=headers)
+
+        return list(await asyncio.gather(*(one(i) for i in range(total))))
+
+
+def test_two_servers_share_one_hourly_budget_of_the_developer_key(
+    cluster: Cluster, postgres_database_url: str
+) -> None:
+    _wait_out_the_top_of_the_hour()
+    connection_id = link(cluster)
+    dev_key = demo_credentials(cluster.world)["dev_key"]
+    for api in cluster.apis:  # each server has reserved a first batch of the hour's budget
+        warm = httpx.get(f"{api}/proxy/v3/vendors", headers=cluster.headers(connection_id), timeout=30)
+        assert warm.status_code == 200, warm.text
+    unsent = _prespend(postgres_database_url, dev_key)
+
+    answers = asyncio.run(hammer(cluster, connection_id, 4 * LEFT))
+
+    stats = sim_stats(cluster)
+    # Everything the simulator got this hour, plus what was counted without being sent, stays
+    # within BILL's budget: the two servers together never sent more than 20,000.
+    assert stats["requests"] + unsent <= REQUESTS_PER_HOUR
+    assert "BDC_1144" not in stats["errors"]  # billbridge stopped first; BILL never had to
+    served = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(served) + len(refused) == len(answers)
+    assert LEFT - 50 <= len(served) <= LEFT + 40  # at most one unused batch of 20 per server
+    seconds = 3600 - time.time() % 3600
+    for answer in refused:
+        assert abs(int(answer.headers["Retry-After"]) - seconds) <= 60
+        assert answer.json()["error"]["code"] == "hourly_budget_spent"
