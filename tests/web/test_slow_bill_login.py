@@ -15,7 +15,7 @@ HANG_SECONDS = 5
 async def _wait_for_hanging_request(api: Api) -> None:
     # The login holds one of the organization's in-flight slots while BILL keeps it waiting.
     async with asyncio.timeout(10):
-        while not api.services.clients.limits.in_flight_counts():
+        while not api.runtime.clients.limits.in_flight_counts():
             await asyncio.sleep(0.02)
 
 

@@ -113,7 +113,7 @@ async def _follow(rt: Runtime, conn: Connection, names: list[str], full: bool) -
                 progress.update(tasks[q.sync], status="finished meanwhile")
         while pending:
             await asyncio.sleep(0.2)
-            budget = rt.clients.limits.requests_left(dev_key)
+            budget = (await rt.clients.limits.budget(dev_key)).requests_left
             for name, workflow_id in list(pending.items()):
                 tally = tallies[name]
                 status = await DBOS.get_workflow_status_async(workflow_id)

@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from billbridge.bill import ApiTokenAuth, SessionAuth
+from billbridge.bill import ApiTokenAuth
 from billbridge.bill.pagination import Page, parse_page
 from billbridge.connections import BillClients, SessionKeeper
 from billbridge.errors import BillbridgeError, CredentialsRejectedError, NotFoundError
@@ -101,14 +101,15 @@ class PageFetcher:
                 definition.path,
                 auth=ApiTokenAuth(token, conn.credentials.organization_id),
                 params=params,
+                priority="sync",
             )
             return parse_page(answer, request=request)
 
-        async def call(auth: SessionAuth) -> Any:
-            return await client.request("GET", definition.path, auth=auth, params=params)
-
         try:
-            answer = await self._keeper.call(conn, call)
+            # The keeper's auth flow: one re-login and one replay on BDC_1109; the "sync" priority
+            # leaves free slots and the last tenth of the hourly budget to live callers.
+            auth = self._keeper.auth(conn)
+            answer = await client.request("GET", definition.path, auth=auth, params=params, priority="sync")
         except CredentialsRejectedError as exc:
             raise SyncStopped(str(exc), code="invalid_credentials") from exc
         except NotFoundError as exc:
