@@ -91,7 +91,6 @@ class SyncHarness:
 
     async def aclose(self) -> None:
         await self.engine.stop()
-        await self.proxy.aclose()
         await self.keeper.aclose()
         await self.clients.aclose()
         await self.sim.aclose()
