@@ -2,7 +2,8 @@
 @nangohq/node. The first syncs of a linked account run while BILL answers 10 % of requests with a
 5xx and hangs 5 % before a 504, and still store every record; then a big full refresh runs while the
 SDK's proxied calls keep going, and BILL never sees a fourth request in flight for the organization
-(proxy and syncs share one limit inside the server)."""
+(proxy and syncs share one limit inside the server). After 36 idle minutes at BILL, the syncs and
+proxied calls that all meet the dead session renew it with one login."""
 
 from __future__ import annotations
 
@@ -42,8 +43,15 @@ def faulty(stack: Stack) -> dict[str, Any]:
     faults(driver, latency_ms=20)
     finished = {name: first[name]["finishedAt"] for name in BIG}
     busy = driver.node("busy", SYNCS=list(BIG), AFTER=finished, FULL="1")
+    # 36 idle minutes at BILL: the session is gone; the next runs and proxied calls all meet BDC_1109.
+    stats = driver.sim("GET", "/_sim/stats")
+    driver.sim("POST", "/_sim/clock/advance", json={"seconds": 36 * 60})
+    finished = {name: busy["syncs"][name]["finishedAt"] for name in BIG}
+    renewed = driver.node("busy", SYNCS=list(BIG), AFTER=finished, FULL="1")
     faults(driver, latency_ms=0)
     return {
+        "renewed": renewed,
+        "logins": driver.sim("GET", "/_sim/stats")["logins"] - stats["logins"],
         "first": first,
         "injected": injected,
         "listed": listed,
@@ -71,6 +79,13 @@ def test_proxied_calls_flow_during_a_big_refresh(faulty: dict[str, Any]) -> None
     assert set(busy["proxied"]) == {200}
     assert payloads(faulty["vendors"]) == by_id(faulty["sim_vendors"])
     assert len(faulty["vendors"]) >= ADDED
+
+
+def test_an_expired_session_is_renewed_with_one_login(faulty: dict[str, Any]) -> None:
+    renewed = faulty["renewed"]
+    assert {renewed["syncs"][name]["status"] for name in BIG} == {"SUCCESS"}
+    assert set(renewed["proxied"]) == {200}
+    assert faulty["logins"] == 1
 
 
 def test_bill_never_sees_a_fourth_request_in_flight(faulty: dict[str, Any]) -> None:
