@@ -58,18 +58,6 @@ class Outcome:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set so far (``VmHWM``), in MB."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def credentials(world: dict[str, Any], index: int) -> dict[str, str]:
     org = world["organizations"][index]
     return {
@@ -119,17 +107,17 @@ async def outcome(env: dict[str, str], connection_ids: list[str], sync: str = "v
         await db.close()
 
 
-def sync_run(env: dict[str, str], connection_id: str) -> float:
-    """``billbridge sync run`` to the end; returns its peak RSS in MB."""
+def sync_run(env: dict[str, str], connection_id: str) -> tuple[float, float]:
+    """``billbridge sync run`` to the end; returns its peak RSS (MB) and CPU seconds (start-up included)."""
     command = billbridge("sync", "run", connection_id, "--sync", "vendors")
-    proc = subprocess.Popen(command, env=child_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0.0
-    while proc.poll() is None:
-        peak = max(peak, peak_rss_mb(proc.pid))
-        time.sleep(0.2)
+    proc = subprocess.Popen(
+        command, env=child_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"sync run failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return peak
+        raise RuntimeError(f"sync run failed with status {proc.returncode}")
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def base_env(work: Path, sim: str, database_url: str | None) -> dict[str, str]:
@@ -162,9 +150,9 @@ def one_org(records: int, latency_ms: int, database_url: str | None) -> tuple[Ou
         creds = credentials(world, 0)
         link(env, creds, "bench")
         warm(sim, "vendors", creds["organization_id"])
-        peak = sync_run(env, "bench")
+        peak, cpu = sync_run(env, "bench")
         result = asyncio.run(outcome(env, ["bench"]))
-        result.peak_rss_mb = peak
+        result.peak_rss_mb, result.cpu = peak, cpu
         return result, env
 
 
@@ -173,7 +161,7 @@ def phase_a(records: int) -> None:
     print(
         f"(a) {result.records:,} vendors, 100 ms latency, SQLite: {result.rate:,.0f} records/s in "
         f"{result.seconds:.1f} s = {result.rate / CEILING_PER_ORG:.0%} of BILL's ceiling "
-        f"({CEILING_PER_ORG:,.0f}/s; target >= 90 %)"
+        f"({CEILING_PER_ORG:,.0f}/s; target >= 90 %); syncing process {result.cpu:.1f} CPU s in all"
     )
 
 
@@ -247,7 +235,9 @@ def phase_c(sizes: list[int], admin_url: str | None) -> dict[str, str] | None:
             result, env = one_org(size, 0, fresh_postgres(admin) if admin else None)
             print(
                 f"(c) {name}, {size:,} vendors, no latency: {result.rate:,.0f} records/s stored "
-                f"(target >= 20,000), peak RSS {result.peak_rss_mb:,.0f} MB (target < 250 MB)"
+                f"(target >= 20,000), peak RSS {result.peak_rss_mb:,.0f} MB (target < 250 MB), "
+                f"{result.cpu:.1f} CPU s = {result.records / result.cpu:,.0f} records per CPU second "
+                "(start-up included)"
             )
             if name == "SQLite" and size == max(sizes):
                 keep = env
