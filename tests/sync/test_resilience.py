@@ -20,7 +20,7 @@ def sim_config() -> SimConfig:
 
 @pytest.fixture
 def harness_options() -> dict[str, Any]:
-    return {"max_retries": 6, "timeout": 0.5}
+    return {"max_retries": 6, "timeout": 2.0}
 
 
 async def test_a_run_longer_than_the_session_renews_it_with_one_login(harness: SyncHarness) -> None:
@@ -43,7 +43,7 @@ async def test_a_run_longer_than_the_session_renews_it_with_one_login(harness: S
 
 async def test_injected_errors_and_timeouts_still_yield_every_record(harness: SyncHarness) -> None:
     conn = await harness.link()
-    faults = {"error_rate": 0.1, "timeout_rate": 0.05, "timeout_seconds": 1.0}
+    faults = {"error_rate": 0.1, "timeout_rate": 0.05, "timeout_seconds": 3.0}
     (await harness.sim.post("/_sim/faults", json=faults)).raise_for_status()
     await harness.run(conn, "invoices")
     await harness.run(conn, "roles")
