@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, description="One deadline for linking an account, BILL calls included."
     )
     connect_session_purge_seconds: float = Field(
-        default=600.0, gt=0, description="How often expired connect sessions are deleted."
+        default=600.0,
+        gt=0,
+        description="How often expired connect sessions and idempotency keys are deleted.",
     )
     sync_defaults: str = Field(
         default="all",

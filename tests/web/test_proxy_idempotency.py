@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 from web_harness import Api
@@ -16,6 +17,7 @@ from web_harness import Api
 from billbridge.connections.idempotency import IdempotentRequests
 from billbridge.simulator import SimConfig, create_app
 from billbridge.store import IdempotencyRepository
+from billbridge.store.models import IdempotencyRow
 from billbridge.web.api.proxy import read_headers
 
 Form = Callable[..., dict[str, str]]
@@ -40,6 +42,11 @@ def sim_app(sim_config: SimConfig) -> Starlette:
     app.state.seen_headers = []
     app.add_middleware(HeaderRecorder, seen=app.state.seen_headers)
     return app
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"connect_session_purge_seconds": 0.1}
 
 
 @pytest.fixture
@@ -233,3 +240,21 @@ async def test_an_answer_over_the_cap_reaches_the_first_caller_only(
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "idempotent_answer_not_kept"
     assert await _vendors_named(api, name) == 1
+
+
+async def test_the_server_purges_expired_keys_on_its_own(api: Api, linked: str) -> None:
+    runtime = api.runtime
+    past = IdempotencyRepository(
+        runtime.db, runtime.keyring, clock=lambda: datetime.now(UTC) - timedelta(days=2)
+    )
+    conn = await runtime.connections.get(linked, "bill-sandbox")
+    assert conn is not None
+    await past.claim(conn.pk, "forgotten-key", "req")
+
+    for _ in range(100):
+        async with runtime.db.session() as session:
+            left = (await session.execute(select(IdempotencyRow))).first()
+        if left is None:
+            break
+        await asyncio.sleep(0.05)
+    assert left is None

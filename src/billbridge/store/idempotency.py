@@ -16,7 +16,6 @@ from typing import Literal
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from billbridge.store.crypto import Keyring, field_aad
 from billbridge.store.db import Database
@@ -26,8 +25,6 @@ from billbridge.store.models import IdempotencyRow, table_of
 TTL = timedelta(hours=24)
 # A claim older than this is abandoned (its process died): no proxied request runs this long.
 LEASE = timedelta(minutes=10)
-# How often one process deletes expired keys (on a claim; no background task needed).
-PURGE_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +72,6 @@ class IdempotencyRepository:
         self._clock = clock
         self._ttl = ttl
         self._lease = lease
-        self._last_purge: datetime | None = None
 
     async def claim(self, connection_pk: int, key: str, request_hash: str) -> IdempotencyRecord | None:
         """Claim ``key`` for a request; None means the caller now runs it (and must complete or
@@ -100,7 +96,6 @@ class IdempotencyRepository:
             .returning(IdempotencyRow.id)
         )
         async with self._db.transaction() as session:
-            await self._purge_now_and_then(session, now)
             # On PostgreSQL a concurrent claim's insert makes this one wait for its commit.
             if (await session.execute(statement)).scalar_one_or_none() is not None:
                 return None
@@ -151,14 +146,12 @@ class IdempotencyRepository:
             )
 
     async def purge_expired(self) -> int:
-        """Delete every expired key; returns how many."""
+        """Delete every expired key (the server's housekeeping calls this); returns how many."""
         async with self._db.transaction() as session:
-            return await _purge(session, self._clock())
-
-    async def _purge_now_and_then(self, session: AsyncSession, now: datetime) -> None:
-        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
-            self._last_purge = now
-            await _purge(session, now)
+            result = await session.execute(
+                delete(IdempotencyRow).where(IdempotencyRow.expires_at <= self._clock())
+            )
+        return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
     def _claimable(self, row: IdempotencyRow, now: datetime) -> bool:
         return row.expires_at <= now or (row.state == "pending" and row.claimed_at + self._lease <= now)
@@ -170,11 +163,6 @@ class IdempotencyRepository:
             answer = _decode(plain)
         state: Literal["pending", "done"] = "done" if row.state == "done" else "pending"
         return IdempotencyRecord(row.request_hash, state, answer, row.expires_at)
-
-
-async def _purge(session: AsyncSession, now: datetime) -> int:
-    result = await session.execute(delete(IdempotencyRow).where(IdempotencyRow.expires_at <= now))
-    return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
 
 def _encode(answer: StoredAnswer) -> str:

@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from billbridge import __version__
 from billbridge.connections import TransportFactory
-from billbridge.connections.housekeeping import session_purge
+from billbridge.connections.housekeeping import idempotency_purge, session_purge
 from billbridge.runtime import SyncRole, open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
@@ -74,6 +74,7 @@ def create_app(
         async with (
             open_runtime(config, transport_factory=transport_factory, sync_role=sync_role) as runtime,
             session_purge(runtime.connect_sessions, every=config.connect_session_purge_seconds) as purge,
+            idempotency_purge(runtime.idempotency.repository, every=config.connect_session_purge_seconds),
         ):
             app.state.runtime = runtime
             app.state.session_purge = purge
