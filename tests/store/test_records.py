@@ -260,6 +260,8 @@ async def test_concurrent_pages_with_one_record_keep_the_newer_copy(
         )
         (stored,) = await all_records(records, conn_pk, ids=[new["id"]])
         assert stored["name"] == "New"
+    # Each record counted once, whichever page inserted it.
+    assert await records.counts(conn_pk) == {"Vendor": 5}
 
 
 async def test_emptying_one_model_keeps_the_others(records: RecordRepository, conn_pk: int) -> None:

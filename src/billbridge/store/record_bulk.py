@@ -39,13 +39,17 @@ _UPSERT: Final = (
     "ON CONFLICT (stream_id, external_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
     + f" WHERE {NOT_OLDER}"
+    # xmax is 0 on a row this statement inserted (not on one it updated).
+    + " RETURNING (xmax = 0)"
 )
 
 
-async def write_rows_postgres(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update ``rows`` (dicts keyed by :data:`COLUMNS`) in the current transaction."""
+async def write_rows_postgres(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert or update ``rows`` (dicts keyed by :data:`COLUMNS`) in the current transaction;
+    returns how many were inserted."""
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # psycopg's AsyncConnection, inside SQLAlchemy's transaction
     arrays = [[row[column] for row in rows] for column in COLUMNS]
     async with driver.cursor() as cursor:
         await cursor.execute(_UPSERT, arrays)
+        return sum(1 for (inserted,) in await cursor.fetchall() if inserted)

@@ -82,7 +82,15 @@ class RecordRepository:
                     params = {**key, "b_changes": len(rows), "b_new_rows": new_rows, "b_now": now}
                     stream_id, last_seq, instant = (await conn.execute(self._sql.advance, params)).one()
                     stamp(rows, stream_id, last_seq - len(rows) + 1, instant)
-                    await self._write_rows(conn, rows)
+                    inserted = await self._write_rows(conn, rows)
+                    if inserted is not None and inserted != new_rows:
+                        # Another page inserted one of these ids after we read (PostgreSQL, pages
+                        # written at once): count what was really inserted. The row is still ours.
+                        await conn.execute(
+                            update(STREAMS)
+                            .where(STREAMS.c.id == stream_id)
+                            .values(record_count=STREAMS.c.record_count + (inserted - new_rows))
+                        )
                 for start in range(0, len(unchanged) if run_id is not None else 0, _CHUNK):
                     chunk = unchanged[start : start + _CHUNK]
                     await conn.execute(self._sql.mark_seen, {**key, "b_ids": chunk, "b_run_id": run_id})
@@ -212,11 +220,13 @@ class RecordRepository:
             await session.execute(delete(STREAMS).where(STREAMS.c.connection_pk == connection_pk))
             return int(total or 0)
 
-    async def _write_rows(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    async def _write_rows(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int | None:
+        """Write the rows; on PostgreSQL, how many were inserted (SQLite writes one page at a time,
+        so what was read before is exact there)."""
         if self._db.is_postgres:
-            await write_rows_postgres(conn, rows)
-        else:
-            await conn.execute(self._sql.sqlite_upsert, rows)
+            return await write_rows_postgres(conn, rows)
+        await conn.execute(self._sql.sqlite_upsert, rows)
+        return None
 
     async def _stored(
         self, conn: AsyncConnection, key: dict[str, Any], ids: Sequence[str]
