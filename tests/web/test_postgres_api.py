@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 from web_harness import Api, make_settings, running_app
 
+from billbridge.bill.limits import key_digest
 from fixtures_db import TEST_KEY_LINE
 
 pytestmark = pytest.mark.postgres
@@ -51,3 +52,20 @@ async def test_refused_link_stores_nothing_on_postgres(pg_api: Api, demo_form: F
     response = await pg_api.link(demo_form(password="wrong"))
     assert response.status_code == 400
     assert await pg_api.count_connections() == 0
+
+
+async def test_metrics_read_the_shared_budgets_on_postgres(pg_api: Api, demo_form: Form) -> None:
+    form = demo_form()
+    connection_id = await pg_api.linked(form)
+    headers = {"Connection-Id": connection_id, "Provider-Config-Key": "bill-sandbox"}
+    assert (await pg_api.client.get("/proxy/v3/vendors", headers=headers)).status_code == 200
+    digest = key_digest(form["dev_key"])
+    shared = await pg_api.runtime.clients.limits.budget(form["dev_key"])
+
+    text = (await pg_api.client.get("/metrics")).text
+
+    # Requests are reserved from the shared table in batches: what is reserved counts as spent.
+    assert f'billbridge_bill_requests_left{{dev_key_hash="{digest}"}} {float(shared.requests_left)}' in text
+    assert shared.requests_left <= 20_000 - 2
+    assert f'billbridge_bill_logins_left{{dev_key_hash="{digest}"}} 199.0' in text
+    assert form["dev_key"] not in text

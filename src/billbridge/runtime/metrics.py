@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from billbridge.bill.limits import Budget, key_digest
+from billbridge.bill import RequestLimits
+from billbridge.bill.limits import key_digest
 from billbridge.connections import (
     ConnectionDeleted,
     ConnectionLinked,
@@ -49,45 +49,31 @@ class LimitsReading:
 LimitsReader = Callable[[], Awaitable[LimitsReading]]
 
 
-class ReadableLimits(Protocol):
-    """What the metrics read of BILL's limits (``billbridge.bill`` limits satisfy it)."""
-
-    def in_flight(self, dev_key: str, organization_id: str) -> int: ...
-
-    async def budget(self, dev_key: str) -> Budget: ...
-
-
 def limits_reader(
-    connections: ConnectionRepository, limits: ReadableLimits, *, refresh_seconds: float = 60.0
+    connections: ConnectionRepository, limits: RequestLimits, *, refresh_seconds: float = 60.0
 ) -> LimitsReader:
-    """Read the limits of every stored connection's developer key and organization.
+    """Read BILL's limits: slots busy now, and the budgets of every stored connection's developer key.
 
-    Which (developer key, organization) pairs exist is re-read at most every ``refresh_seconds``:
-    it means decrypting every connection's credentials.
+    Which developer keys exist is re-read at most every ``refresh_seconds``: it means decrypting
+    every connection's credentials.
     """
-    pairs: set[tuple[str, str]] = set()
+    dev_keys: set[str] = set()
     read_at: float | None = None
 
     async def read() -> LimitsReading:
-        nonlocal pairs, read_at
+        nonlocal dev_keys, read_at
         now = time.monotonic()
         if read_at is None or now - read_at >= refresh_seconds:
-            pairs = {
-                (conn.credentials.dev_key.get_secret_value(), conn.credentials.organization_id)
-                for conn in await connections.list()
-            }
+            dev_keys = {conn.credentials.dev_key.get_secret_value() for conn in await connections.list()}
             read_at = now
-        in_flight = {}
-        for dev_key, organization_id in pairs:
-            count = limits.in_flight(dev_key, organization_id)
-            if count:
-                in_flight[key_digest(dev_key), organization_id] = count
         requests_left, logins_left = {}, {}
-        for dev_key in {dev_key for dev_key, _ in pairs}:
+        for dev_key in dev_keys:
             budget = await limits.budget(dev_key)
             requests_left[key_digest(dev_key)] = budget.requests_left
             logins_left[key_digest(dev_key)] = budget.logins_left
-        return LimitsReading(in_flight=in_flight, requests_left=requests_left, logins_left=logins_left)
+        return LimitsReading(
+            in_flight=dict(limits.in_flight_counts()), requests_left=requests_left, logins_left=logins_left
+        )
 
     return read
 
