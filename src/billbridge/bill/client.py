@@ -212,11 +212,15 @@ class BillClient:
         api = options.get("api", "connect")
         check_auth(path, options["auth"], api)
         given = options.get("headers")
-        headers = {k: v for k, v in given.items() if k.lower() not in _AUTH_HEADERS} if given else {}
+        headers = {}
+        if given:
+            for name, value in given.items():
+                if name.lower() not in _AUTH_HEADERS:
+                    headers[name] = value
         params = options.get("params")
         return Outgoing(
             method,
-            self.url(path, encode_query(params) if params else "", api=api),
+            api_url(self.environment, path, encode_query(params) if params else "", api=api),
             f"{method} {path}",
             headers,
             options.get("content"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -19,9 +21,24 @@ _PATH_SAFE = "/:@-._~!$&'()*+,;="
 _QUERY_SAFE = ":,"
 
 
+# Names and values made only of these need no percent-encoding (``quote`` would leave them as they
+# are): the usual query (``max=20``, ``page=...``) skips urlencode's work.
+_QUERY_PLAIN = re.compile(r"[A-Za-z0-9_.\-~:,]*")
+
+
 def encode_query(params: Iterable[tuple[str, str]]) -> str:
     """Percent-encode query pairs (order kept)."""
-    return urlencode(list(params), quote_via=quote, safe=_QUERY_SAFE)
+    pairs = list(params)
+    plain = _QUERY_PLAIN.fullmatch
+    if all(plain(name) and plain(value) for name, value in pairs):
+        return "&".join(f"{name}={value}" for name, value in pairs)
+    return urlencode(pairs, quote_via=quote, safe=_QUERY_SAFE)
+
+
+@lru_cache(maxsize=4096)
+def _quoted_path(path: str) -> str:
+    # Cached: a proxy sends the same few paths over and over.
+    return quote(path, safe=_PATH_SAFE)
 
 
 def api_url(environment: Environment, path: str, query: str = "", *, api: Api = "connect") -> str:
@@ -33,7 +50,7 @@ def api_url(environment: Environment, path: str, query: str = "", *, api: Api = 
     if not path.startswith("/v3/") or "/../" in path or path.endswith("/.."):
         raise ValidationError(f"BILL API paths start with /v3/, not {path[:40]!r}", field="path")
     base = environment.events_base if api == "events" else environment.api_base
-    url = base + quote(path, safe=_PATH_SAFE)
+    url = base + _quoted_path(path)
     return f"{url}?{query}" if query else url
 
 
