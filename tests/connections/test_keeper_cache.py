@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from keeper_harness import Harness, count_statements
 
+from billbridge.connections.connection_cache import ConnectionCache
 from billbridge.errors import NotFoundError
 from billbridge.store import Connection
 
@@ -69,3 +72,23 @@ async def test_a_stale_connection_object_does_not_roll_the_session_back(
     renewed = await harness.keeper.refresh(conn)
     live = await harness.keeper.live_session(conn)  # the caller still holds the linked row
     assert live.generation == renewed.generation == conn.session.generation + 1
+
+
+async def test_the_cache_is_bounded_and_forgets_idle_connections(harness: Harness) -> None:
+    # Entries hold decrypted credentials: at most max_entries, none kept unused for long.
+    cache = ConnectionCache(harness.repo, clock=harness.clock, ttl=timedelta(seconds=15), max_entries=2)
+    conns = [await harness.link(f"conn-{i}", org_index=i) for i in range(3)]
+    for conn in conns:
+        await cache.lookup(conn.connection_id, "bill-sandbox")
+    assert len(cache) == 2  # the least recently used went first
+    with count_statements(harness.database) as statements:
+        await cache.lookup(conns[2].connection_id, "bill-sandbox")
+        assert statements == []
+        await cache.lookup(conns[0].connection_id, "bill-sandbox")  # read again
+        assert statements
+    await harness.advance(2 * 3600)
+    with count_statements(harness.database) as statements:
+        await cache.lookup(conns[0].connection_id, "bill-sandbox")  # idle too long: read again
+        assert statements
+    assert len(cache) == 1
+    await cache.aclose()
