@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,30 @@ async def outcome(env: dict[str, str], connection_ids: list[str], sync: str = "v
                 f"runs did not all succeed: {[(s.connection_id, s.status, s.last_error) for s in found]}"
             )
         return Outcome(total, (max(ends) - min(starts)).total_seconds())
+    finally:
+        await db.close()
+
+
+async def wait_finished(env: dict[str, str], connection_ids: list[str], *, after: datetime) -> None:
+    """Until every connection's vendors sync has finished a run started after ``after``."""
+    settings = get_settings(
+        data_dir=env["BILLBRIDGE_DATA_DIR"], database_url=env.get("BILLBRIDGE_DATABASE_URL")
+    )
+    db = await Database.open(settings)
+    try:
+        states = SyncStateRepository(db)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            found = [s for s in await states.list(names=["vendors"]) if s.connection_id in connection_ids]
+            done = [
+                s
+                for s in found
+                if s.started_at and s.started_at >= after and s.finished_at and s.finished_at >= s.started_at
+            ]
+            if len(done) == len(connection_ids):
+                return
+            await asyncio.sleep(0.5)
+        raise RuntimeError("the runs did not finish within 30 minutes")
     finally:
         await db.close()
 
@@ -184,6 +209,8 @@ def phase_b(admin_url: str, orgs: int, records: int) -> None:
         port = free_port()
         api = f"http://127.0.0.1:{port}"
         serve = billbridge("serve", "--port", str(port))
+        # Before the processes start: a tick of serve may queue the due syncs before the triggers do.
+        triggered = datetime.now(UTC)
         with (
             process(serve, ready_url=f"{api}/health", env=child_env(**env)) as server,
             process(
@@ -204,17 +231,7 @@ def phase_b(admin_url: str, orgs: int, records: int) -> None:
                     "connection_id": connection_id,
                 }
                 httpx.post(f"{api}/sync/trigger", headers=auth, json=body, timeout=30).raise_for_status()
-            deadline = time.monotonic() + 1800
-            while time.monotonic() < deadline:
-                status = httpx.get(
-                    f"{api}/sync/status",
-                    headers=auth,
-                    params={"provider_config_key": "bill-sandbox", "syncs": "vendors"},
-                    timeout=30,
-                ).json()["syncs"]
-                if len(status) == orgs and all(s["status"] in ("SUCCESS", "ERROR") for s in status):
-                    break
-                time.sleep(0.5)
+            asyncio.run(wait_finished(env, ids, after=triggered))
             cpu = sum(cpu_seconds(pid) or 0.0 for pid in pids) - cpu_before
         result = asyncio.run(outcome(env, ids))
     ceiling = CEILING_PER_ORG * orgs
