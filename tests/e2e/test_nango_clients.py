@@ -186,13 +186,17 @@ def test_auth_webhooks_verify_with_the_node_client(journey: Journey, stack: Stac
     import time
 
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and sum((h["body"] or {}).get("type") == "auth" for h in stack.webhooks()) < 5:
+
+    def auth_hooks() -> list[dict[str, Any]]:
+        # Syncs started by the link report to this URL too; the auth webhooks are the ones checked here.
+        return [hook for hook in stack.webhooks() if (hook["body"] or {}).get("type") == "auth"]
+
+    while time.monotonic() < deadline and len(auth_hooks()) < 5:
         time.sleep(0.1)
-    hooks = stack.webhooks()
+    hooks = auth_hooks()
     assert hooks, "no webhook arrived"
     assert all(hook["verified"] and hook["legacyVerified"] and hook["stampVerified"] for hook in hooks)
-    # Syncs started by the link also report to this URL; the auth webhooks are the ones checked here.
-    bodies = [hook["body"] for hook in hooks if (hook["body"] or {}).get("type") == "auth"]
+    bodies = [hook["body"] for hook in hooks]
     created = [b for b in bodies if b["operation"] == "creation" and b["success"]]
     failed = [b for b in bodies if b["operation"] == "creation" and not b["success"]]
     assert journey.flow["linked"]["connectionId"] in {b["connectionId"] for b in created}
