@@ -4,6 +4,7 @@ or the schema ``dbos`` of the shared PostgreSQL database for workers."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -96,9 +97,22 @@ async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
         "dbos_system_schema": options.system_schema,
         "log_level": os.environ.get("BILLBRIDGE_DBOS_LOG_LEVEL", "WARNING"),
     }
+    _route_dbos_logs()
     DBOS(config=config)
     DBOS.listen_queues(queues)
     DBOS.launch()
+
+
+def _route_dbos_logs() -> None:
+    """DBOS's records go through billbridge's logging (redacted, to the stderr of the moment).
+
+    Left alone, DBOS gives its logger a console handler bound to whatever ``sys.stderr`` is when it
+    starts, which may be a stream closed since (a CLI runner's buffer), and which skips redaction.
+    """
+    dbos_log = logging.getLogger("dbos")
+    if not dbos_log.handlers:
+        dbos_log.addHandler(logging.NullHandler())
+    dbos_log.propagate = True
 
 
 def sqlite_engine(url: str) -> sa.Engine:
