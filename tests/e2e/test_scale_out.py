@@ -9,101 +9,27 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from e2e_stack import BILLBRIDGE
+from cluster import Cluster, link, running_cluster, sim_stats
 
 from billbridge.bill import REQUESTS_PER_HOUR
 from billbridge.bill.limits import key_digest
 from billbridge.cli.demo import demo_credentials
-from fixtures_db import TEST_KEY_LINE, libpq_dsn
-from support.processes import Running, free_port, start, wait_http
+from fixtures_db import libpq_dsn
 
 pytestmark = pytest.mark.postgres
 
 CALLERS = 200
-READY = r"listening on (http://127\.0\.0\.1:\d+)"
-
-
-@dataclass
-class Cluster:
-    simulator: Running
-    servers: list[Running]
-    sim: str
-    apis: list[str]
-    secret_key: str
-    world: dict[str, Any]
-
-    def headers(self, connection_id: str) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.secret_key}",
-            "Connection-Id": connection_id,
-            "Provider-Config-Key": "bill-sandbox",
-        }
 
 
 @pytest.fixture
 def cluster(tmp_path: Path, postgres_database_url: str) -> Iterator[Cluster]:
-    simulator = start(
-        [BILLBRIDGE, "simulator", "--port", "0", "--records", "40"], log=tmp_path / "sim.log", ready=READY
-    )
-    sim = simulator.ready.group(1)
-    secret_key = str(uuid.uuid4())
-    servers: list[Running] = []
-    try:
-        for name in ("a", "b"):
-            servers.append(
-                start(
-                    [BILLBRIDGE, "serve", "--port", "0"],
-                    log=tmp_path / f"server-{name}.log",
-                    ready=READY,
-                    env={
-                        "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}"),
-                        "BILLBRIDGE_DATABASE_URL": postgres_database_url,
-                        "BILLBRIDGE_ENCRYPTION_KEY": TEST_KEY_LINE,
-                        "BILLBRIDGE_SECRET_KEY": secret_key,
-                        "BILLBRIDGE_BILL_SANDBOX_URL": sim,
-                        "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
-                    },
-                )
-            )
-        apis = [server.ready.group(1) for server in servers]
-        for api in apis:
-            wait_http(f"{api}/health")
-        world = httpx.get(f"{sim}/_sim/world", timeout=10).json()
-        yield Cluster(simulator, servers, sim, apis, secret_key, world)
-    finally:
-        for process in [*servers, simulator]:
-            process.stop()
-
-
-def link(cluster: Cluster) -> str:
-    """Link the simulator's demo account through the first server; returns the connection id."""
-    api = cluster.apis[0]
-    auth = {"Authorization": f"Bearer {cluster.secret_key}"}
-    session = httpx.post(
-        f"{api}/connect/sessions", headers=auth, json={"end_user": {"id": "scale-out"}}, timeout=30
-    )
-    token = session.json()["data"]["token"]
-    linked = httpx.post(
-        f"{api}/auth/bill/bill-sandbox",
-        params={"connect_session_token": token},
-        json=demo_credentials(cluster.world),
-        timeout=60,
-    )
-    assert linked.status_code == 200, linked.text
-    connection_id: str = linked.json()["connectionId"]
-    return connection_id
-
-
-def sim_stats(cluster: Cluster) -> dict[str, Any]:
-    stats: dict[str, Any] = httpx.get(f"{cluster.sim}/_sim/stats", timeout=10).json()
-    return stats
+    with running_cluster(tmp_path, postgres_database_url) as running:
+        yield running
 
 
 async def storm(cluster: Cluster, connection_id: str) -> list[int]:

@@ -5,6 +5,13 @@ the process's own slot: with several processes on one PostgreSQL, each request h
 organization's slots as a session-level advisory lock on a dedicated connection, so the processes
 together never send more than BILL accepts (``BDC_1322``). Locks die with their connection, so a
 crashed process frees its slots at once.
+
+Live callers first, across processes: a live caller that finds every slot busy announces itself
+with a shared advisory lock on the organization's "live waiting" key, held until it wins a slot.
+A sync caller only tries the slots in a statement that first takes that key exclusively (a
+transaction-level lock, gone when the statement ends), which fails while any live caller of any
+process is announced. So once a live caller waits, no sync request of any process starts before
+it has its slot.
 """
 
 from __future__ import annotations
@@ -13,19 +20,27 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 import structlog
+from psycopg import sql
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from billbridge.bill import Priority
 from billbridge.errors import ConcurrencyLimitError
 from billbridge.store import Database
 
 log = structlog.get_logger(__name__)
 
 MAX_SLOTS = 16
+#: The lock key (after the slots) that waiting live callers hold shared.
+_LIVE_WAITING = MAX_SLOTS - 1
 _FIRST_POLL = 0.002
-_MAX_POLL = 0.05
+# A waiting live caller keeps the syncs of every process out, so it polls more often.
+_MAX_POLL = {"live": 0.01, "sync": 0.05}
+
+Polled = psycopg.AsyncConnection[tuple[Any, ...]]
 
 
 def slot_base(dev_key: str, organization_id: str) -> int:
@@ -38,8 +53,13 @@ def slot_base(dev_key: str, organization_id: str) -> int:
     return value & ~(MAX_SLOTS - 1)
 
 
+def live_waiting_key(dev_key: str, organization_id: str) -> int:
+    """The advisory lock key that live callers waiting for a slot of the organization hold shared."""
+    return slot_base(dev_key, organization_id) + _LIVE_WAITING
+
+
 class _AllBusy(Exception):
-    """Every slot of the organization is held (by this or another process): poll again."""
+    """Every slot of the organization is held (or a live caller waits, for a sync): poll again."""
 
 
 class InFlightLeases:
@@ -48,22 +68,40 @@ class InFlightLeases:
     Args:
         dsn: libpq connection string of the PostgreSQL database all processes share.
         slots: BILL's limit (3).
-        max_connections: Dedicated connections of this process (one per request in flight).
+        max_connections: Dedicated connections of this process (one per request in flight or
+            waiting for a slot).
         wait: Seconds to wait for a free slot before giving up with ``ConcurrencyLimitError``.
     """
 
     def __init__(self, dsn: str, *, slots: int = 3, max_connections: int = 64, wait: float = 30.0) -> None:
-        if not 1 <= slots <= MAX_SLOTS:
-            raise ValueError(f"slots must be between 1 and {MAX_SLOTS}")
+        if not 1 <= slots < _LIVE_WAITING:
+            raise ValueError(f"slots must be between 1 and {_LIVE_WAITING - 1}")
         self._dsn = dsn
         self._slots = slots
         self._wait = wait
-        self._idle: list[psycopg.AsyncConnection[tuple[int]]] = []
+        self._idle: list[Polled] = []
         self._capacity = asyncio.Semaphore(max_connections)
         self._releases: set[asyncio.Task[None]] = set()
         # First free slot in one round trip: CASE tries the locks in order and stops at the first won.
         whens = " ".join(f"WHEN pg_try_advisory_lock(%(base)s + {i}) THEN {i}" for i in range(slots))
-        self._acquire = f"SELECT CASE {whens} ELSE -1 END"
+        first_free = sql.SQL(f"SELECT CASE {whens} ELSE -1 END AS slot OFFSET 0")  # OFFSET 0: once
+        self._statements: dict[tuple[Priority, bool], sql.SQL | sql.Composed] = {
+            # A live caller: a slot, or else the announcement that it waits.
+            ("live", False): sql.SQL(
+                "SELECT slot, CASE WHEN slot < 0 THEN pg_try_advisory_lock_shared(%(waiting)s) "
+                "ELSE false END FROM ({}) AS t"
+            ).format(first_free),
+            # An announced live caller: a slot, and the announcement withdrawn once it has one.
+            ("live", True): sql.SQL(
+                "SELECT slot, CASE WHEN slot >= 0 THEN NOT pg_advisory_unlock_shared(%(waiting)s) "
+                "ELSE true END FROM ({}) AS t"
+            ).format(first_free),
+            # A sync caller: no slot at all while a live caller of any process is announced.
+            ("sync", False): sql.SQL(
+                "SELECT CASE WHEN NOT pg_try_advisory_xact_lock(%(waiting)s) THEN -1 "
+                f"{whens} ELSE -1 END, false"
+            ),
+        }
 
     @classmethod
     def for_database(
@@ -76,8 +114,13 @@ class InFlightLeases:
         return cls(dsn, slots=slots, max_connections=max_connections, wait=wait)
 
     @asynccontextmanager
-    async def hold(self, dev_key: str, organization_id: str) -> AsyncIterator[int]:
+    async def hold(
+        self, dev_key: str, organization_id: str, *, priority: Priority = "live"
+    ) -> AsyncIterator[int]:
         """Hold one slot of the organization for the block; yields the slot number.
+
+        Args:
+            priority: ``"sync"`` callers take no slot while a live caller of any process waits.
 
         Raises:
             ConcurrencyLimitError: No slot came free within ``wait`` seconds.
@@ -85,7 +128,7 @@ class InFlightLeases:
         base = slot_base(dev_key, organization_id)
         await self._capacity.acquire()
         try:
-            conn, slot = await self._take(base)
+            conn, slot = await self._take(base, priority)
         except BaseException:
             self._capacity.release()
             raise
@@ -98,48 +141,59 @@ class InFlightLeases:
             self._releases.add(task)
             task.add_done_callback(self._releases.discard)
 
-    async def _take(self, base: int) -> tuple[psycopg.AsyncConnection[tuple[int]], int]:
+    async def _take(self, base: int, priority: Priority) -> tuple[Polled, int]:
+        # One connection for the whole wait: a live caller's announcement lives on it.
+        conn = await self._checkout()
+        announced = False
+        keys = {"base": base, "waiting": base + _LIVE_WAITING}
         # Poll with capped exponential backoff until a slot is won or ``wait`` seconds have passed.
         polls = AsyncRetrying(
             stop=stop_after_delay(self._wait),
-            wait=wait_exponential(multiplier=_FIRST_POLL, max=_MAX_POLL),
+            wait=wait_exponential(multiplier=_FIRST_POLL, max=_MAX_POLL[priority]),
             retry=retry_if_exception_type(_AllBusy),
             reraise=True,
         )
         try:
             async for poll in polls:
                 with poll:
-                    return await self._try_take(base)
+                    cursor = await conn.execute(self._statements[priority, announced], keys)
+                    row = await cursor.fetchone()
+                    slot, announced = (-1, announced) if row is None else (int(row[0]), bool(row[1]))
+                    if slot < 0:
+                        raise _AllBusy
+                    return conn, slot
         except _AllBusy:
+            await self._give_back(conn, keys["waiting"] if announced else None)
             raise ConcurrencyLimitError(
                 f"All {self._slots} of this organization's BILL request slots stayed busy for "
                 f"{self._wait:g} s (other billbridge processes hold them); try again shortly.",
                 code="BDC_1322",
             ) from None
-        raise AssertionError("unreachable: the polls either return or raise")
-
-    async def _try_take(self, base: int) -> tuple[psycopg.AsyncConnection[tuple[int]], int]:
-        conn = await self._checkout()
-        try:
-            cursor = await conn.execute(self._acquire, {"base": base})
-            row = await cursor.fetchone()
         except BaseException:
+            # Cancelled or failed mid-wait: closing the connection ends its database session and
+            # with it any announcement or lock it held.
             await conn.close()
             raise
-        slot = -1 if row is None else int(row[0])
-        if slot < 0:
-            self._idle.append(conn)
-            raise _AllBusy
-        return conn, slot
+        raise AssertionError("unreachable: the polls either return or raise")
 
-    async def _checkout(self) -> psycopg.AsyncConnection[tuple[int]]:
+    async def _give_back(self, conn: Polled, announcement: int | None) -> None:
+        """Return a connection that holds no slot to the idle ones (withdrawing an announcement)."""
+        if announcement is not None:
+            try:
+                await conn.execute("SELECT pg_advisory_unlock_shared(%(key)s)", {"key": announcement})
+            except BaseException:
+                await conn.close()
+                raise
+        self._idle.append(conn)
+
+    async def _checkout(self) -> Polled:
         while self._idle:
             idle = self._idle.pop()
             if not idle.closed:
                 return idle
         return await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
 
-    async def _release(self, conn: psycopg.AsyncConnection[tuple[int]], key: int) -> None:
+    async def _release(self, conn: Polled, key: int) -> None:
         try:
             await conn.execute("SELECT pg_advisory_unlock(%(key)s)", {"key": key})
         except BaseException as exc:

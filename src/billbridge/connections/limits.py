@@ -6,6 +6,8 @@ API and the priorities), held across processes:
 - Slots: a caller first queues for one of the organization's slots in this process (where live
   callers go before sync callers), then takes one of the organization's PostgreSQL advisory-lock
   leases (``InFlightLeases``), so the processes together never have more than 3 requests in flight.
+  A live caller waiting for a lease announces itself there, and no sync caller of any process
+  takes a lease while one is announced: live calls first across processes too.
 - Budgets: counted in the ``bill_budgets`` table (one row per developer key digest and hour) with
   one atomic statement per change. To keep the hot path cheap, a process reserves requests in small
   batches (up to 20, fewer as the hour's budget runs low, one at a time for the last few hundred)
@@ -238,7 +240,7 @@ class _SharedSlot:
     async def __aenter__(self) -> None:
         await self._slots.acquire(self._priority)
         try:
-            lease = self._leases.hold(self._dev_key, self._organization_id)
+            lease = self._leases.hold(self._dev_key, self._organization_id, priority=self._priority)
             await lease.__aenter__()
         except BaseException:
             self._slots.release()
