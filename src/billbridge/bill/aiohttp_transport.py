@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -10,7 +10,16 @@ import aiohttp
 from aiohttp.client import _RequestContextManager
 from yarl import URL
 
-from billbridge.bill.wire import Failures, RawResponse, StreamedResponse, declared_length, reads_whole
+from billbridge.bill.wire import (
+    Content,
+    Failures,
+    RawResponse,
+    StreamedBody,
+    StreamedResponse,
+    declared_length,
+    reads_whole,
+    with_length,
+)
 
 _FAILURES = Failures(
     caught=(aiohttp.ClientError, TimeoutError),
@@ -61,15 +70,20 @@ class AiohttpTransport:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         timeout: aiohttp.ClientTimeout,
     ) -> _RequestContextManager:
         # The URL's query is already percent-encoded; redirects are BILL's answer, not to be followed.
+        data: bytes | AsyncIterable[bytes] | None
+        if isinstance(content, StreamedBody):
+            headers, data = with_length(headers, content), content.chunks
+        else:
+            data = content
         return self._client().request(
             method,
             URL(url, encoded=True),
             headers=headers,
-            data=content,
+            data=data,
             timeout=timeout,
             allow_redirects=False,
         )
@@ -80,7 +94,7 @@ class AiohttpTransport:
         url: str,
         *,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
     ) -> RawResponse:
         """Send one request (see :class:`Transport`)."""
@@ -98,7 +112,7 @@ class AiohttpTransport:
         url: str,
         *,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
     ) -> AbstractAsyncContextManager[StreamedResponse]:
         """Send one request and stream its answer (see :class:`Transport`)."""
@@ -119,7 +133,7 @@ class _AiohttpStream:
     method: str
     url: str
     headers: Mapping[str, str]
-    content: bytes | None
+    content: Content
     time_limit: float
     response: aiohttp.ClientResponse | None = None
 

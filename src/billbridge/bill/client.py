@@ -29,7 +29,7 @@ from billbridge.bill.pagination import Page, walk_pages
 from billbridge.bill.query import Filters, Sorts, list_params
 from billbridge.bill.retry import RetryPolicy, is_replay_safe
 from billbridge.bill.sender import Outgoing, RateLimitMode, Sender, Sleep
-from billbridge.bill.transport import AiohttpTransport, RawResponse, StreamedResponse, Transport
+from billbridge.bill.transport import AiohttpTransport, Content, RawResponse, StreamedResponse, Transport
 from billbridge.bill.urls import Api, Params, api_url, check_auth, encode_query, list_path, param_pairs
 from billbridge.errors import BillAPIError, ValidationError
 
@@ -203,7 +203,9 @@ class BillClient:
         ``async with client.stream(...) as answer:`` yields once BILL's headers are in. Error
         answers come read whole (``answer.body``), so :meth:`parse_error` works on
         ``answer.raw()``; a success may still be arriving (``answer.next_chunk()``). The
-        in-flight slot is held until the block ends. Raises as :meth:`send` does.
+        in-flight slot is held until the block ends. ``content`` may be a
+        :class:`~billbridge.bill.transport.StreamedBody`: sent as it comes, once (no retry, no
+        replay). Raises as :meth:`send` does.
         """
         return self.sender.open(self._raw(method, path, options), options["auth"])
 
@@ -327,7 +329,7 @@ class RawOptions(TypedDict, total=False):
     auth: Required[AnyAuth]
     params: Sequence[tuple[str, str]] | None
     headers: Mapping[str, str] | None
-    content: bytes | None
+    content: Content
     retries: int
     api: Api
     priority: Priority

@@ -7,6 +7,10 @@ are retried where safe (``retry``), after the slot was given back; ``BDC_1144`` 
 budget too. Between tries of an :class:`~billbridge.bill.auth.AuthFlow` (a renewed session
 replaying the request) no slot is held either. A buffered answer is the stream, read.
 
+A request whose body is a :class:`~billbridge.bill.wire.StreamedBody` is sent once: its bytes are
+gone once sent, so it is never retried, never replayed by an auth flow (which still renews the
+session for the next request) and never re-sent after waiting out a rate limit.
+
 This is the hot path of the proxy, so it stays lean: no pydantic, a class rather than a
 generator for the block, headers merged once per auth.
 """
@@ -27,7 +31,7 @@ from billbridge.bill.auth import ApiTokenAuth, Auth, AuthFlow, SessionAuth
 from billbridge.bill.codes import RATE_LIMITED
 from billbridge.bill.limits import BudgetSpentError, Priority, RequestLimits, next_minute
 from billbridge.bill.retry import RetryPolicy, should_retry_answer, should_retry_failure
-from billbridge.bill.transport import RawResponse, StreamedResponse, Transport
+from billbridge.bill.transport import Content, RawResponse, StreamedBody, StreamedResponse, Transport
 from billbridge.errors import BillTransportError
 
 RateLimitMode = Literal["raise", "wait"]
@@ -50,7 +54,7 @@ class Outgoing:
     url: str
     label: str
     headers: dict[str, str]
-    content: bytes | None
+    content: Content
     retries: int
     replay_safe: bool
     priority: Priority = "live"
@@ -133,6 +137,8 @@ class _Exchange:
                     auth = await flow.asend(error_code(answer.raw()))
                 except StopAsyncIteration:
                     return answer
+                if type(self.outgoing.content) is StreamedBody:
+                    return answer  # its body is spent: the flow renewed the session for the next
         finally:
             await flow.aclose()
 
@@ -144,6 +150,7 @@ class _Exchange:
             key, login, headers = out.login_key, out.login_key is not None, out.headers
         else:
             key, login, headers = auth.limit_key, False, {**out.headers, **auth.headers}
+        once = type(out.content) is StreamedBody
         retried = 0
         while True:
             if key is not None:
@@ -159,7 +166,11 @@ class _Exchange:
                 answer = await self._try(key, headers)
             except BillTransportError as exc:
                 exc.request = out.label
-                if retried >= out.retries or not should_retry_failure(exc, replay_safe=out.replay_safe):
+                if (
+                    once
+                    or retried >= out.retries
+                    or not should_retry_failure(exc, replay_safe=out.replay_safe)
+                ):
                     raise
                 await sender.sleep(sender.retry_policy.delay(retried, sender.rng))
                 retried += 1
@@ -173,11 +184,13 @@ class _Exchange:
                 else:
                     # API-token (Spend & Expense) budgets are per minute, not per hour.
                     reset = next_minute(limits.clock())
-                if sender.on_rate_limit != "wait":
+                if sender.on_rate_limit != "wait" or once:
                     return answer
                 await sender.wait_until(reset)
-            elif retried < out.retries and should_retry_answer(
-                status=answer.status, code=code, replay_safe=out.replay_safe
+            elif (
+                not once
+                and retried < out.retries
+                and should_retry_answer(status=answer.status, code=code, replay_safe=out.replay_safe)
             ):
                 await sender.sleep(sender.retry_policy.delay(retried, sender.rng))
                 retried += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, runtime_checkable
 
@@ -23,15 +23,18 @@ from billbridge.bill.aiohttp_transport import AiohttpTransport as AiohttpTranspo
 from billbridge.bill.wire import CONNECTION_LOST as CONNECTION_LOST
 from billbridge.bill.wire import NOT_SENT as NOT_SENT
 from billbridge.bill.wire import TIMED_OUT as TIMED_OUT
-from billbridge.bill.wire import Failures, declared_length, reads_whole
+from billbridge.bill.wire import Content as Content
+from billbridge.bill.wire import Failures, declared_length, reads_whole, with_length
 from billbridge.bill.wire import RawResponse as RawResponse
+from billbridge.bill.wire import StreamedBody as StreamedBody
 from billbridge.bill.wire import StreamedResponse as StreamedResponse
 
 
 @runtime_checkable
 class Transport(Protocol):
     """Sends one request. ``url`` is absolute with its query already percent-encoded;
-    ``time_limit`` bounds the whole exchange in seconds."""
+    ``time_limit`` bounds the whole exchange in seconds. ``content`` is bytes, or a
+    :class:`StreamedBody` to send as it comes (with its ``Content-Length`` when known)."""
 
     async def send(
         self,
@@ -39,7 +42,7 @@ class Transport(Protocol):
         url: str,
         *,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
     ) -> RawResponse:
         """Send and read the whole answer; raise ``BillTransportError`` if there is none."""
@@ -51,7 +54,7 @@ class Transport(Protocol):
         url: str,
         *,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
     ) -> AbstractAsyncContextManager[StreamedResponse]:
         """Send and yield the answer once its headers are in (see :class:`StreamedResponse`).
@@ -89,15 +92,18 @@ class HttpxTransport:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
         *,
         stream: bool,
     ) -> httpx.Response:
         # The request both send and stream make: headers (or, with ``stream``, all) read in time.
-        request = self._client.build_request(
-            method, url, headers=headers, content=content, timeout=time_limit
-        )
+        body: bytes | AsyncIterable[bytes] | None
+        if isinstance(content, StreamedBody):
+            headers, body = with_length(headers, content), content.chunks
+        else:
+            body = content
+        request = self._client.build_request(method, url, headers=headers, content=body, timeout=time_limit)
         try:
             # asyncio.timeout also bounds transports that ignore httpx timeouts (ASGITransport).
             async with asyncio.timeout(time_limit):
@@ -111,7 +117,7 @@ class HttpxTransport:
         url: str,
         *,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
     ) -> RawResponse:
         """Send one request (see :class:`Transport`)."""
@@ -125,7 +131,7 @@ class HttpxTransport:
         url: str,
         *,
         headers: Mapping[str, str],
-        content: bytes | None,
+        content: Content,
         time_limit: float,
     ) -> AsyncIterator[StreamedResponse]:
         """Send one request and stream its answer (see :class:`Transport`)."""

@@ -4,7 +4,7 @@ can have reached BILL)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,6 +17,25 @@ CONNECTION_LOST: Final = "bill_connection_lost"
 # A streamed answer's body is read at once when it is known to be at most this long (one write,
 # no streaming machinery for the common small page); longer or open-ended bodies stream.
 BUFFER_LIMIT: Final = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class StreamedBody:
+    """A request body sent to BILL as it arrives (a large upload through the proxy), not held whole.
+
+    It can be sent once only: a request with a streamed body is never retried or replayed.
+    ``length`` is sent as ``Content-Length`` when known (otherwise the body goes chunked).
+    """
+
+    chunks: AsyncIterable[bytes]
+    length: int | None = None
+
+    def __repr__(self) -> str:
+        return f"StreamedBody(length={self.length})"
+
+
+#: What a request may carry: nothing, bytes (replayable), or a :class:`StreamedBody` (sent once).
+Content = bytes | StreamedBody | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +127,13 @@ class StreamedResponse:
         if self.body is None:
             raise RuntimeError("the body of this answer has not been read")
         return RawResponse(self.status, self.headers, self.body)
+
+
+def with_length(headers: Mapping[str, str], body: StreamedBody) -> Mapping[str, str]:
+    """``headers`` with the streamed body's ``Content-Length``, when it is known."""
+    if body.length is None:
+        return headers
+    return {**headers, "Content-Length": str(body.length)}
 
 
 def reads_whole(status: int, method: str, length: int | None) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 
 from billbridge.bill import ApiTokenAuth, AuthFlow, BillClient, RawResponse
-from billbridge.bill.transport import StreamedResponse
+from billbridge.bill.transport import Content, StreamedResponse
 from billbridge.connections.clients import BillClients
 from billbridge.connections.clock import utc_now
 from billbridge.connections.paths import confine_path, is_spend_path
@@ -50,7 +50,7 @@ class Proxy:
         path: str,
         query: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: Content = None,
         retries: int = 0,
         base_url_override: str | None = None,
     ) -> RawResponse:
@@ -71,7 +71,7 @@ class Proxy:
         path: str,
         query: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        body: Content = None,
         retries: int = 0,
         base_url_override: str | None = None,
     ) -> AbstractAsyncContextManager[StreamedResponse]:
@@ -88,9 +88,10 @@ class Proxy:
             path: The path after ``/proxy`` as received (percent-encoding kept), under ``/v3/``.
             query: Query pairs, passed through in order.
             headers: Caller headers to forward (``Nango-Proxy-`` prefix already removed).
-            body: The request body, passed through (empty means none).
+            body: The request body, passed through (empty means none): bytes, or a
+                ``StreamedBody`` relayed as it arrives and sent once (never retried or replayed).
             retries: Retries allowed where safe: reads, and any request BILL certainly did not
-                process (``BDC_1322``, connection refused). Capped at 10.
+                process (``BDC_1322``, connection refused). Capped at 10; none for a streamed body.
             base_url_override: Nango's ``Base-Url-Override``: accepted only if it names the gateway
                 (or its ``/connect`` base) of a configured integration of the same environment.
 
@@ -117,7 +118,7 @@ class Proxy:
         path: str,
         query: Sequence[tuple[str, str]] | None,
         headers: Mapping[str, str] | None,
-        body: bytes | None,
+        body: Content,
         retries: int,
         base_url_override: str | None,
     ) -> _Forwarding:

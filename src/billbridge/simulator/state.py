@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billbridge.simulator.attachments import Attachments
 from billbridge.simulator.clock import SimClock, bill_timestamp
 from billbridge.simulator.config import SimConfig
 from billbridge.simulator.data import DataStore
@@ -38,6 +39,7 @@ class SimState:
         self.faults = Faults(latency_ms=config.latency_ms)
         self.stats = Stats()
         self.mfa = MfaState(self.world)
+        self.attachments = Attachments()
 
     def reset(self) -> None:
         """Back to the state right after start: the world as built (users changed through

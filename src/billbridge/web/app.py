@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from billbridge import __version__
 from billbridge.connections import TransportFactory
@@ -15,7 +16,7 @@ from billbridge.connections.housekeeping import idempotency_purge, session_purge
 from billbridge.runtime import SyncRole, open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
-from billbridge.web.api.proxy import proxy_routes
+from billbridge.web.api.proxy import ProxyShortcut, proxy_routes
 from billbridge.web.api.proxy_openapi import add_proxy
 from billbridge.web.connect_ui import router as connect_ui_router
 from billbridge.web.error_boundary import ErrorBoundary
@@ -50,6 +51,13 @@ DESCRIPTION = (
 )
 
 
+class BillbridgeApp(FastAPI):
+    """FastAPI, with plain proxied requests let past the middleware (see ``ProxyShortcut``)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return ProxyShortcut(super().build_middleware_stack())
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -80,7 +88,7 @@ def create_app(
             app.state.session_purge = purge
             yield
 
-    app = FastAPI(
+    app = BillbridgeApp(
         title="billbridge",
         version=__version__,
         description=DESCRIPTION,
@@ -113,12 +121,9 @@ def create_app(
     )
     install_openapi(app, extra_paths=add_proxy)
     # Before every route, so a refused body is never read; inside CORS, so browsers see refusals
-    # and unexpected errors (ErrorBoundary) alike.
-    app.add_middleware(
-        RequestGuard,
-        max_body_bytes=config.max_body_bytes,
-        proxy_max_body_bytes=config.proxy_max_body_bytes,
-    )
+    # and unexpected errors (ErrorBoundary) alike. The proxy caps its bodies itself (it streams
+    # large ones), whether a request comes through here or past the middleware.
+    app.add_middleware(RequestGuard, max_body_bytes=config.max_body_bytes)
     app.add_middleware(ErrorBoundary)
     app.add_middleware(
         CORSMiddleware,

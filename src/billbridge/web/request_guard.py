@@ -36,27 +36,27 @@ class BodyTooLargeError(HTTPException):
 
 
 class RequestGuard:
-    """ASGI middleware: caps bodies (one limit for the API and Connect UI, one for the proxy) and
-    refuses U+0000 in the path and query of every route that stores or queries strings."""
+    """ASGI middleware: caps the bodies of the API and Connect UI and refuses U+0000 in the path and
+    query of every route that stores or queries strings (the proxy does neither: it caps its own
+    bodies and passes paths through to BILL)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, proxy_max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.proxy_max_body_bytes = proxy_max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_proxy = scope["path"].startswith(PROXY_PREFIX)
-        if is_proxy:
-            limit, setting = self.proxy_max_body_bytes, "BILLBRIDGE_PROXY_MAX_BODY_BYTES"
-        else:
-            limit, setting = self.max_body_bytes, "BILLBRIDGE_MAX_BODY_BYTES"
-            refusal = _nul_refusal(scope)
-            if refusal is not None:
-                await _answer(send, refusal)
-                return
+        if scope["path"].startswith(PROXY_PREFIX):
+            # The proxy caps its bodies as it relays them (``web.api.proxy_body``).
+            await self.app(scope, receive, send)
+            return
+        limit, setting = self.max_body_bytes, "BILLBRIDGE_MAX_BODY_BYTES"
+        refusal = _nul_refusal(scope)
+        if refusal is not None:
+            await _answer(send, refusal)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _answer(send, BodyTooLargeError(limit, setting=setting).as_api_error())

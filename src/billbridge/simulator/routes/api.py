@@ -14,7 +14,7 @@ from billbridge.simulator.gateway import (
     read_json,
     run_authenticated,
 )
-from billbridge.simulator.routes import auth, objects, spend
+from billbridge.simulator.routes import attachments, auth, objects, spend
 from billbridge.simulator.state import SimState
 
 
@@ -59,6 +59,8 @@ def _resolve(method: str, path: str) -> Handler | None:
         if method == "PATCH":
             return lambda call: _patch_organization(call, org_id)
         return None
+    if segments[0] == "attachments":
+        return attachments.resolve(method, segments[1:])
     return objects.resolve(method, path)
 
 

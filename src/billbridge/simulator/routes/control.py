@@ -11,6 +11,7 @@ from starlette.routing import Route
 from billbridge.simulator.errors import SimError
 from billbridge.simulator.families import CATALOG, SPEND_CATALOG
 from billbridge.simulator.gateway import error_response, json_response, read_json
+from billbridge.simulator.routes import attachments
 from billbridge.simulator.state import SimState
 from billbridge.simulator.store import FamilyStore
 from billbridge.simulator.world import user_json
@@ -183,4 +184,5 @@ ROUTES = [
     Route("/_sim/reset", reset, methods=["POST"]),
     Route("/_sim/users", users, methods=["POST"]),
     Route("/_sim/objects", objects, methods=["GET", "POST"]),
+    Route("/_sim/attachments", attachments.uploaded, methods=["GET"]),
 ]

@@ -1,4 +1,9 @@
-"""``/proxy/{path}``: a raw ASGI endpoint (no per-request framework objects) in front of ``Proxy``."""
+"""``/proxy/{path}``: a raw ASGI endpoint (no per-request framework objects) in front of ``Proxy``.
+
+It is the hot path of the whole service, so a plain proxied request (no ``Origin`` header: no CORS
+to answer) skips the app's middleware altogether (:class:`ProxyShortcut`): the endpoint answers
+every error itself, caps the body itself (``proxy_body``), and counts itself in the metrics.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,14 @@ from urllib.parse import parse_qsl
 
 import structlog
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billbridge.bill.transport import StreamedResponse
 from billbridge.connections.idempotency import IDEMPOTENT_METHODS, check_key
 from billbridge.errors import BillbridgeError, NotFoundError
 from billbridge.runtime import Runtime
 from billbridge.store import Connection
+from billbridge.web.api.proxy_body import CallerGoneError, Upload, read_body, read_whole
 from billbridge.web.api.proxy_idempotent import proxy_once
 from billbridge.web.error_boundary import unexpected_failure
 from billbridge.web.errors import ApiError, error_body, issue, response_for
@@ -43,6 +49,7 @@ _CONTROLS = frozenset(
         b"forward-headers-on-redirect",
         b"retry-on",
         b"idempotency-key",
+        b"content-length",
     }
 )
 # BILL's v3 API uses these five (developer.bill.com/docs/why-upgrade-v3); TRACE would echo the
@@ -65,6 +72,7 @@ class ProxyCall:
     retries: int = 0
     base_url_override: str | None = None
     idempotency_key: str | None = None
+    content_length: int | None = None
     forward: dict[str, str] = field(default_factory=dict)
 
 
@@ -110,6 +118,9 @@ def read_headers(raw_headers: list[tuple[bytes, bytes]]) -> ProxyCall:
             problems.append(issue([name], "Retry-On must be comma-separated status codes."))
         elif name == "idempotency-key":
             call.idempotency_key = value
+        elif name == "content-length":
+            # The HTTP server already refused a malformed one; the body's own length decides anyway.
+            call.content_length = int(value) if is_ascii_number(value.strip()) else None
     # Never forwarded: BILL knows no such header, billbridge honours it.
     prefixed_key = call.forward.pop(_FORWARDED_KEY, None)
     if call.idempotency_key is None:
@@ -132,18 +143,6 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
     if "%" in query or "+" in query:
         return parse_qsl(query, keep_blank_values=True)
     return [(name, value) for name, _, value in (piece.partition("=") for piece in query.split("&") if piece)]
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
@@ -196,6 +195,8 @@ class ProxyEndpoint:
             await _reply_error(watch, exc)
         except BodyTooLargeError as exc:
             await _reply_error(watch, exc.as_api_error())
+        except CallerGoneError:
+            pass  # nobody to answer; nothing was sent to BILL
         except Exception as exc:
             await _reply_error(watch, unexpected_failure(exc, where="proxy"))
         finally:
@@ -240,7 +241,9 @@ async def _forward(
     path = raw_path.decode("latin-1") if raw_path is not None else scope["path"]
     query = query_pairs(scope["query_string"].decode("latin-1"))
     method: str = scope["method"]
+    limit = services.settings.proxy_max_body_bytes
     if call.idempotency_key is not None and method in IDEMPOTENT_METHODS:
+        whole = await read_whole(receive, limit, call.content_length)
         await proxy_once(
             services.idempotency,
             services.proxy,
@@ -251,25 +254,35 @@ async def _forward(
             path=path[len(PREFIX) :],
             query=query,
             headers=call.forward,
-            body=await _read_body(receive),
+            body=whole,
             retries=call.retries,
             base_url_override=call.base_url_override,
         )
         return
-    async with services.proxy.open(
-        conn,
-        method=scope["method"],
-        path=path[len(PREFIX) :],
-        query=query,
-        headers=call.forward,
-        body=await _read_body(receive),
-        retries=call.retries,
-        base_url_override=call.base_url_override,
-    ) as answer:
-        if answer.body is not None:
-            await _send(send, answer.status, answer.body, answer.raw_headers)
-        else:
-            await _stream(send, receive, answer)
+    body = await read_body(receive, limit, call.content_length)
+    try:
+        async with services.proxy.open(
+            conn,
+            method=method,
+            path=path[len(PREFIX) :],
+            query=query,
+            headers=call.forward,
+            body=body.body if isinstance(body, Upload) else body,
+            retries=call.retries,
+            base_url_override=call.base_url_override,
+        ) as answer:
+            if isinstance(body, Upload) and body.failure is not None:
+                raise body.failure  # BILL answered a request it never got whole
+            if answer.body is not None:
+                await _send(send, answer.status, answer.body, answer.raw_headers)
+            else:
+                await _stream(send, receive, answer)
+    except Exception:
+        # An upload cut short (too large, or the caller left) aborts the request to BILL; however
+        # the transport reports that, the reason is the upload's.
+        if isinstance(body, Upload) and body.failure is not None:
+            raise body.failure from None
+        raise
 
 
 async def _stream(send: Send, receive: Receive, answer: StreamedResponse) -> None:
@@ -320,6 +333,35 @@ def _unknown(call: ProxyCall) -> str:
     )
 
 
+ENDPOINT = ProxyEndpoint()
+
+
 def proxy_routes() -> list[Route]:
     """The proxy's route (every method), for the app's router."""
-    return [Route(PREFIX + "/{path:path}", endpoint=ProxyEndpoint())]
+    return [Route(PREFIX + "/{path:path}", endpoint=ENDPOINT)]
+
+
+class ProxyShortcut:
+    """ASGI: hands a plain ``/proxy/...`` request straight to the proxy endpoint, past the app's
+    middleware; everything else (and a proxied request with an ``Origin``, for CORS) goes through
+    the app as usual. The endpoint does what the middleware would: it answers every error with
+    the envelope and caps the body."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(_PREFIX_SLASH) and not _has_origin(scope):
+            await ENDPOINT(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+_PREFIX_SLASH = PREFIX + "/"
+
+
+def _has_origin(scope: Scope) -> bool:
+    # ASGI servers hand header names over in lower case.
+    return any(name == b"origin" for name, _ in scope["headers"])
