@@ -97,10 +97,6 @@ class StreamedResponse:
         """The headers, decoded (in order, names as sent)."""
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers]
 
-    def with_raw_headers(self, raw_headers: Sequence[tuple[bytes, bytes]]) -> StreamedResponse:
-        """The same answer (sharing its body stream) with other headers."""
-        return StreamedResponse(self.status, raw_headers, body=self.body, read=self._read, length=self.length)
-
     async def next_chunk(self) -> bytes:
         """The next piece of the body; ``b""`` once it is over.
 

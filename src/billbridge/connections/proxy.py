@@ -194,7 +194,8 @@ class _Forwarding:
                     # Spend & Expense counts per minute (bill-api.md §9), not per hour.
                     error.reset_at = _next_minute(utc_now())
                 raise error
-        return answer.with_raw_headers(returned_headers(answer.raw_headers))
+        answer.raw_headers = returned_headers(answer.raw_headers)  # the answer is this request's own
+        return answer
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -139,6 +139,7 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self._by_status: dict[int | None, Counter] = {}
         self.proxy_seconds = Histogram(
             "billbridge_proxy_request_duration_seconds",
             "Time from a proxied request's arrival to the end of its answer",
@@ -172,7 +173,11 @@ class Metrics:
     def proxied(self, status: int | None, started: float) -> None:
         """Count one proxied request answered with ``status`` (None: the caller left before any
         answer); ``started`` is its ``time.perf_counter()``."""
-        self.proxy_requests.labels(str(status) if status is not None else "none").inc()
+        counter = self._by_status.get(status)
+        if counter is None:  # the proxy's hot path: each status's child is looked up once
+            label = str(status) if status is not None else "none"
+            counter = self._by_status[status] = self.proxy_requests.labels(label)
+        counter.inc()
         self.proxy_seconds.observe(time.perf_counter() - started)
 
     async def render(self) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 from billbridge import __version__
 from billbridge.connections import TransportFactory
@@ -16,7 +16,8 @@ from billbridge.connections.housekeeping import idempotency_purge, session_purge
 from billbridge.runtime import SyncRole, open_runtime
 from billbridge.settings import Settings, get_settings
 from billbridge.web.api import auth, connect_sessions, connections, integrations, records, syncs
-from billbridge.web.api.proxy import ProxyShortcut, proxy_routes
+from billbridge.web.api.proxy import ENDPOINT as PROXY_ENDPOINT
+from billbridge.web.api.proxy import is_plain_proxied, proxy_routes
 from billbridge.web.api.proxy_openapi import add_proxy
 from billbridge.web.connect_ui import router as connect_ui_router
 from billbridge.web.error_boundary import ErrorBoundary
@@ -52,10 +53,14 @@ DESCRIPTION = (
 
 
 class BillbridgeApp(FastAPI):
-    """FastAPI, with plain proxied requests let past the middleware (see ``ProxyShortcut``)."""
+    """FastAPI, with plain proxied requests handed straight to the proxy (see ``is_plain_proxied``)."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return ProxyShortcut(super().build_middleware_stack())
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_plain_proxied(scope):
+            scope["app"] = self
+            await PROXY_ENDPOINT(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(

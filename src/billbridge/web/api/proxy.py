@@ -1,8 +1,9 @@
 """``/proxy/{path}``: a raw ASGI endpoint (no per-request framework objects) in front of ``Proxy``.
 
 It is the hot path of the whole service, so a plain proxied request (no ``Origin`` header: no CORS
-to answer) skips the app's middleware altogether (:class:`ProxyShortcut`): the endpoint answers
-every error itself, caps the body itself (``proxy_body``), and counts itself in the metrics.
+to answer) skips the framework and its middleware altogether (:func:`is_plain_proxied`): the
+endpoint answers every error itself, caps the body itself (``proxy_body``), and counts itself in
+the metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import structlog
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from billbridge.bill.transport import StreamedResponse
 from billbridge.connections.idempotency import IDEMPOTENT_METHODS, check_key
@@ -341,27 +342,18 @@ def proxy_routes() -> list[Route]:
     return [Route(PREFIX + "/{path:path}", endpoint=ENDPOINT)]
 
 
-class ProxyShortcut:
-    """ASGI: hands a plain ``/proxy/...`` request straight to the proxy endpoint, past the app's
-    middleware; everything else (and a proxied request with an ``Origin``, for CORS) goes through
-    the app as usual. The endpoint does what the middleware would: it answers every error with
-    the envelope and caps the body."""
-
-    __slots__ = ("app",)
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(_PREFIX_SLASH) and not _has_origin(scope):
-            await ENDPOINT(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
 _PREFIX_SLASH = PREFIX + "/"
 
 
-def _has_origin(scope: Scope) -> bool:
-    # ASGI servers hand header names over in lower case.
-    return any(name == b"origin" for name, _ in scope["headers"])
+def is_plain_proxied(scope: Scope) -> bool:
+    """Whether the app may hand this request straight to the proxy endpoint, past the framework
+    and its middleware: a ``/proxy/...`` request without ``Origin`` (one with it goes through the
+    app for CORS). The endpoint does what the middleware would: it answers every error with the
+    envelope, caps the body and counts itself in the metrics."""
+    if scope["type"] != "http" or not scope["path"].startswith(_PREFIX_SLASH):
+        return False
+    # ASGI servers hand header names over in lower case; a plain loop, not any(): the hot path.
+    for name, _ in scope["headers"]:  # noqa: SIM110
+        if name == b"origin":
+            return False
+    return True
