@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from billbridge.bill import AiohttpTransport, BillClient, Filter, SessionAuth, environment
-from billbridge.bill.transport import NOT_SENT, TIMED_OUT
+from billbridge.bill.transport import NOT_SENT, TIMED_OUT, StreamedBody
 from billbridge.errors import BillTransportError, InvalidCredentialsError
 from billbridge.simulator import SimConfig, create_app
 from support.processes import serve_in_thread
@@ -223,3 +224,49 @@ async def test_a_silent_bill_times_out_while_streaming(
         assert client.limits.in_flight(*auth.limit_key) == 0
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_streamed_body_is_uploaded_once_and_intact(
+    live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient, declared: bool
+) -> None:
+    auth = await sign_in(live_client, live_demo)
+    pieces = [bytes([n]) * 50_000 for n in range(40)]
+    body = b"".join(pieces)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    content = StreamedBody(chunks(), length=len(body) if declared else None)
+    async with live_client.stream(
+        "POST",
+        "/v3/attachments/vendors/00901AAAAAAAAAAAAAAA",
+        auth=auth,
+        params=[("name", "a.pdf")],
+        content=content,
+        retries=3,
+    ) as answer:
+        assert answer.status == 200
+    (upload,) = (await control.get("/_sim/attachments")).json()
+    assert (upload["size"], upload["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+async def test_a_streamed_body_that_breaks_off_is_not_sent_again(
+    live_client: BillClient, live_demo: Demo, control: httpx.AsyncClient
+) -> None:
+    auth = await sign_in(live_client, live_demo)
+    before = (await control.get("/_sim/stats")).json()["requests"]
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * 100_000
+        raise OSError("the caller went away")
+
+    with pytest.raises(BillTransportError):
+        async with live_client.stream(
+            "PUT", "/v3/vendors/00901AAAAAAAAAAAAAAA", auth=auth, content=StreamedBody(broken()), retries=3
+        ):
+            pass
+
+    assert (await control.get("/_sim/stats")).json()["requests"] - before <= 1
+    assert (await control.get("/_sim/attachments")).json() == []
