@@ -62,6 +62,18 @@ class Settings(BaseSettings):
         default="all",
         description="Syncs a new connection starts: all, none, or 'vendors=every 15m,bills,...'.",
     )
+    bill_sync_defaults: str | None = Field(
+        default=None, description="SYNC_DEFAULTS for connections of the 'bill' integration only."
+    )
+    bill_sandbox_sync_defaults: str | None = Field(
+        default=None, description="SYNC_DEFAULTS for connections of the 'bill-sandbox' integration only."
+    )
+    worker_takeover_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often a process running syncs on PostgreSQL takes over the runs of dead ones.",
+    )
     syncs_in_api: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="Whether serve runs syncs: auto = yes on SQLite, on PostgreSQL workers do.",

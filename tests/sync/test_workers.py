@@ -5,58 +5,23 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import httpx
-import psycopg
 import pytest
+from worker_stack import BILLBRIDGE, READY, link
+from worker_stack import runs as sync_runs
 
 from fixtures_db import TEST_KEY_LINE, libpq_dsn
 from support.processes import Running, clean_environ, free_port, start, wait_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-BILLBRIDGE = str(Path(sys.executable).parent / "billbridge")
-READY = r"listening on (http://127\.0\.0\.1:\d+)"
 ORGS = 4
 SYNCS = ["vendors", "bills", "customers"]
-
-
-def _link(api: str, secret_key: str, world: dict[str, Any], org_index: int) -> str:
-    auth = {"Authorization": f"Bearer {secret_key}"}
-    token = httpx.post(
-        f"{api}/connect/sessions", headers=auth, json={"end_user": {"id": f"eu-{org_index}"}}, timeout=30
-    )
-    org = world["organizations"][org_index]
-    creds = {
-        "username": org["users"][0]["username"],
-        "password": org["users"][0]["password"],
-        "organization_id": org["id"],
-        "dev_key": next(k["key"] for k in world["dev_keys"] if org["id"] in k["organization_ids"]),
-    }
-    linked = httpx.post(
-        f"{api}/auth/bill/bill-sandbox",
-        params={"connect_session_token": token.json()["data"]["token"]},
-        json=creds,
-        timeout=60,
-    )
-    assert linked.status_code == 200, linked.text
-    connection_id: str = linked.json()["connectionId"]
-    return connection_id
-
-
-def _runs(dsn: str) -> list[tuple[str, str, str, int, int]]:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT workflow_uuid, status, executor_id, started_at_epoch_ms, updated_at "
-            "FROM dbos.workflow_status WHERE name = 'billbridge.sync.run'"
-        ).fetchall()
-    return [(str(r[0]), str(r[1]), str(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows]
 
 
 def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_database_url: str) -> None:
@@ -117,9 +82,9 @@ def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_d
         assert twin.returncode != 0
         assert "another billbridge process runs syncs as 'w1'" in twin.stderr + twin.stdout
         world = httpx.get(f"{sim}/_sim/world", timeout=10).json()
-        connections = [_link(api, secret_key, world, i) for i in range(ORGS)]
+        connections = [link(api, secret_key, world, i) for i in range(ORGS)]
         auth = {"Authorization": f"Bearer {secret_key}"}
-        for _ in range(3):  # triggers while runs are queued or running: deduplicated
+        for _ in range(3):  # triggers while runs are going: one more run after, never two at once
             for connection_id in connections:
                 answer = httpx.post(
                     f"{api}/sync/trigger",
@@ -136,11 +101,11 @@ def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_d
         dsn = libpq_dsn(postgres_database_url)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            runs = _runs(dsn)
+            runs = sync_runs(dsn)
             if runs and all(status in ("SUCCESS", "ERROR", "CANCELLED") for _, status, *_ in runs):
                 break
             time.sleep(0.5)
-        runs = _runs(dsn)
+        runs = sync_runs(dsn)
         assert runs
         assert {status for _, status, *_ in runs} == {"SUCCESS"}
         assert {executor for _, _, executor, *_ in runs} == {"w1", "w2"}
@@ -152,7 +117,7 @@ def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_d
         for key, spans in by_sync.items():
             spans.sort()
             for (_, end), (start_next, _) in itertools.pairwise(spans):
-                assert start_next >= end, f"two runs of {key} overlapped"
+                assert start_next >= end, f"two runs of {key} overlapped: {spans}"
         for i, connection_id in enumerate(connections):
             org = world["organizations"][i]["id"]
             for name in SYNCS:

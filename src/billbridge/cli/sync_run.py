@@ -72,7 +72,9 @@ async def _run(settings: Settings, connection_id: str, integration: str, names: 
         if not names:
             names = [s.name for s in await rt.syncs.context.states.list(connection_pk=conn.pk)] or [
                 d.name
-                for d, _ in rt.syncs.plan.for_connection(has_api_token=conn.credentials.api_token is not None)
+                for d, _ in rt.syncs.plan_for(conn.provider_config_key).for_connection(
+                    has_api_token=conn.credentials.api_token is not None
+                )
             ]
         kind = "full refresh" if full else "run"
         console.print(f"Sync {kind} of connection {connection_id}: {', '.join(names)}", soft_wrap=True)

@@ -26,6 +26,9 @@ class Integration:
         display_name: Human name, as Nango's providers.yaml spells it.
         environment: Which BILL world the gateway belongs to.
         gateway: Gateway root without trailing slash, e.g. ``https://gateway.stage.bill.com``.
+        sync_defaults: Which syncs its new connections start and how often, as
+            ``BILLBRIDGE_SYNC_DEFAULTS`` writes it (``BILLBRIDGE_BILL_SYNC_DEFAULTS`` or
+            ``BILLBRIDGE_BILL_SANDBOX_SYNC_DEFAULTS`` if set, else the global setting).
     """
 
     unique_key: str
@@ -33,6 +36,7 @@ class Integration:
     display_name: str
     environment: EnvironmentName
     gateway: str
+    sync_defaults: str = "all"
 
     @property
     def bill_environment(self) -> Environment:
@@ -49,7 +53,8 @@ def integrations_from_settings(settings: Settings) -> dict[str, Integration]:
     """Build the built-in integrations, with gateways from settings.
 
     Args:
-        settings: Supplies ``bill_production_url`` and ``bill_sandbox_url`` (gateway roots).
+        settings: Supplies ``bill_production_url`` and ``bill_sandbox_url`` (gateway roots), and
+            the syncs each integration's new connections start.
 
     Returns:
         ``{"bill": ..., "bill-sandbox": ...}``.
@@ -60,12 +65,14 @@ def integrations_from_settings(settings: Settings) -> dict[str, Integration]:
             display_name="Bill (Connect API)",
             environment="production",
             gateway=_gateway(str(settings.bill_production_url)),
+            sync_defaults=_or_global(settings.bill_sync_defaults, settings),
         ),
         SANDBOX_KEY: Integration(
             unique_key=SANDBOX_KEY,
             display_name="Bill (Connect API Sandbox)",
             environment="sandbox",
             gateway=_gateway(str(settings.bill_sandbox_url)),
+            sync_defaults=_or_global(settings.bill_sandbox_sync_defaults, settings),
         ),
     }
 
@@ -88,6 +95,10 @@ def unknown_integration(key: str) -> NotFoundError:
         f"No integration is configured under the key {key!r}; use 'bill' or 'bill-sandbox'.",
         code="unknown_provider_config",
     )
+
+
+def _or_global(sync_defaults: str | None, settings: Settings) -> str:
+    return settings.sync_defaults if sync_defaults is None else sync_defaults
 
 
 def _gateway(url: str) -> str:

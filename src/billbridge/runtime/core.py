@@ -145,6 +145,7 @@ async def open_runtime(
             states=sync_states,
             webhook=sync_webhooks.send,
             executor_id=executor_id,
+            integrations=integrations,
         )
         record_operations(events, operations)
         metrics = Metrics(limits_reader(connections, clients.limits))

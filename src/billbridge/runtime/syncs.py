@@ -9,9 +9,10 @@ running server or worker starts.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Literal
 
-from billbridge.connections import BillClients, Events, SessionKeeper
+from billbridge.connections import BillClients, Events, Integration, SessionKeeper
 from billbridge.errors import ConfigurationError, ValidationError
 from billbridge.settings import Settings
 from billbridge.store import ConnectionRepository, RecordRepository, SyncStateRepository
@@ -48,21 +49,37 @@ def build_sync_engine(
     states: SyncStateRepository,
     webhook: WebhookSend | None = None,
     executor_id: str | None = None,
+    integrations: Mapping[str, Integration] | None = None,
 ) -> SyncEngine:
     """The engine of this process, subscribed to connection events (started by the caller).
 
     ``webhook`` sends a run's ``sync`` webhook (the engine delivers it as a durable workflow).
+    ``integrations`` give each integration's plan for its new connections (its
+    ``sync_defaults``); the global ``BILLBRIDGE_SYNC_DEFAULTS`` is the plan of any other.
+
+    Raises:
+        ConfigurationError: a sync defaults setting names an unknown sync or a bad frequency.
     """
-    try:
-        plan = SyncPlan.parse(settings.sync_defaults)
-    except ValidationError as exc:
-        raise ConfigurationError(exc.message) from None
+    plan = _plan(settings.sync_defaults, "BILLBRIDGE_SYNC_DEFAULTS")
+    plans = {
+        key: _plan(integration.sync_defaults, f"BILLBRIDGE_{key.upper().replace('-', '_')}_SYNC_DEFAULTS")
+        for key, integration in (integrations or {}).items()
+    }
     context = StepContext(
         fetcher=PageFetcher(connections=connections, keeper=keeper, clients=clients),
         records=records,
         states=states,
         webhook=webhook,
     )
-    engine = SyncEngine(context, dbos_options(settings, role, executor_id=executor_id), plan=plan)
+    engine = SyncEngine(
+        context, dbos_options(settings, role, executor_id=executor_id), plan=plan, plans=plans
+    )
     follow_connections(events, engine)
     return engine
+
+
+def _plan(text: str, variable: str) -> SyncPlan:
+    try:
+        return SyncPlan.parse(text, field=variable)
+    except ValidationError as exc:
+        raise ConfigurationError(exc.message) from None

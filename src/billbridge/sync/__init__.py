@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from billbridge.sync.definitions import SYNCS, SyncDefinition, get_sync, syncs_for
-from billbridge.sync.engine import QUEUE, Enqueued, SyncEngine, dedup_id
+from billbridge.sync.engine import SyncEngine
 from billbridge.sync.fetch import PageFetcher, SyncStopped
 from billbridge.sync.launch import DbosOptions, default_executor_id, system_database_url
 from billbridge.sync.plan import SyncPlan
+from billbridge.sync.queueing import QUEUE, Enqueued, partition_key, run_prefix
 from billbridge.sync.steps import StepContext
 
 __all__ = [
@@ -20,9 +21,10 @@ __all__ = [
     "SyncEngine",
     "SyncPlan",
     "SyncStopped",
-    "dedup_id",
     "default_executor_id",
     "get_sync",
+    "partition_key",
+    "run_prefix",
     "syncs_for",
     "system_database_url",
 ]

@@ -3,7 +3,6 @@ or the schema ``dbos`` of the shared PostgreSQL database for workers."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -11,12 +10,10 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig
 from sqlalchemy.engine import make_url
 
-from billbridge.errors import ConfigurationError
 from billbridge.settings import Settings
 
 APP_NAME = "billbridge"
@@ -57,6 +54,8 @@ class DbosOptions:
         polling_interval: seconds between looks at the queue.
         tick_cron: the schedule of the tick that queues due syncs (None: no tick).
         system_schema: the PostgreSQL schema of DBOS's tables.
+        takeover_interval: seconds between looks for the runs of dead processes (PostgreSQL,
+            processes that run syncs; 0: never).
     """
 
     system_database_url: str
@@ -66,6 +65,7 @@ class DbosOptions:
     polling_interval: float = 1.0
     tick_cron: str | None = "* * * * *"
     system_schema: str = "dbos"
+    takeover_interval: float = 15.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,7 +76,12 @@ class DbosOptions:
         cls, settings: Settings, *, run_syncs: bool = True, executor_id: str = "local"
     ) -> DbosOptions:
         """Options on the configured database (SQLite file or the shared PostgreSQL)."""
-        return cls(system_database_url(settings), run_syncs=run_syncs, executor_id=executor_id)
+        return cls(
+            system_database_url(settings),
+            run_syncs=run_syncs,
+            executor_id=executor_id,
+            takeover_interval=settings.worker_takeover_seconds,
+        )
 
 
 async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:
@@ -139,36 +144,3 @@ async def shutdown_dbos() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
-
-
-class ExecutorLock:
-    """Holds the executor id for this process's life (a PostgreSQL advisory lock on its own
-    connection), so two processes never share one: DBOS would let both resume the same runs."""
-
-    def __init__(self, database_url: str, executor_id: str) -> None:
-        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._executor_id = executor_id
-        digest = hashlib.sha256(f"billbridge-executor\0{executor_id}".encode()).digest()
-        self._key = int.from_bytes(digest[:8], "big", signed=True)
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-
-    async def acquire(self) -> None:
-        """Take the id, or refuse with a message naming it.
-
-        Raises:
-            ConfigurationError: another live process holds this executor id.
-        """
-        conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))).fetchone()
-        if not (row and row[0]):
-            await conn.close()
-            raise ConfigurationError(
-                f"another billbridge process runs syncs as {self._executor_id!r} on this database; "
-                "give each worker its own --id (a restarted worker reuses its id to resume its runs)"
-            )
-        self._conn = conn
-
-    async def release(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None

@@ -1,4 +1,5 @@
-"""Which syncs start for a new connection and how often they run (``BILLBRIDGE_SYNC_DEFAULTS``).
+"""Which syncs start for a new connection and how often they run (``BILLBRIDGE_SYNC_DEFAULTS``, and
+per integration ``BILLBRIDGE_BILL_SYNC_DEFAULTS`` / ``BILLBRIDGE_BILL_SANDBOX_SYNC_DEFAULTS``).
 
 The setting is ``all`` (the default: every sync at its own frequency, ``roles`` daily, the rest
 hourly), ``none``, or a comma list of sync names, each optionally ``=FREQUENCY`` as Nango writes
@@ -17,11 +18,11 @@ from billbridge.sync.definitions import SYNCS, SyncDefinition, get_sync, syncs_f
 FIELD = "BILLBRIDGE_SYNC_DEFAULTS"
 
 
-def _frequency(text: str) -> Frequency:
+def _frequency(text: str, field: str) -> Frequency:
     try:
         return parse_frequency(text)
     except ValidationError as exc:
-        raise ValidationError(f"{FIELD}: {exc.message}", field=FIELD) from None
+        raise ValidationError(f"{field}: {exc.message}", field=field) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +36,11 @@ class SyncPlan:
         return cls.parse("all")
 
     @classmethod
-    def parse(cls, text: str) -> SyncPlan:
-        """Read ``BILLBRIDGE_SYNC_DEFAULTS`` (see the module docstring).
+    def parse(cls, text: str, *, field: str = FIELD) -> SyncPlan:
+        """Read a sync defaults setting (see the module docstring); ``field`` names it in errors.
 
         Raises:
-            ValidationError: naming ``BILLBRIDGE_SYNC_DEFAULTS`` and the bad part.
+            ValidationError: naming ``field`` and the bad part.
         """
         text = text.strip()
         if text.lower() in {"", "none"}:
@@ -49,13 +50,13 @@ class SyncPlan:
             name, _, every = (x.strip() for x in part.partition("="))
             if name == "all":
                 for definition in SYNCS.values():
-                    frequencies[definition.name] = _frequency(every or definition.frequency)
+                    frequencies[definition.name] = _frequency(every or definition.frequency, field)
                 continue
             try:
                 definition = get_sync(name)
             except ValidationError as exc:
-                raise ValidationError(f"{FIELD}: {exc.message}", field=FIELD) from None
-            frequencies[name] = _frequency(every or definition.frequency)
+                raise ValidationError(f"{field}: {exc.message}", field=field) from None
+            frequencies[name] = _frequency(every or definition.frequency, field)
         return cls(frequencies)
 
     def for_connection(self, *, has_api_token: bool) -> list[tuple[SyncDefinition, Frequency]]:

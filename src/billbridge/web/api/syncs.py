@@ -52,8 +52,8 @@ class SyncControl(Protocol):
     ) -> Sequence[object]:
         """Queue a run of each named sync of the connection (one at a time per sync)."""
 
-    def default_frequency(self, name: str) -> Frequency:
-        """How often ``name`` runs when a connection has not chosen otherwise."""
+    def default_frequency(self, name: str, integration: str | None = None) -> Frequency:
+        """How often ``name`` runs for ``integration``'s connections that have not chosen otherwise."""
 
 
 class _Strict(BaseModel):
@@ -235,7 +235,7 @@ async def update_frequency(request: Request, services: RuntimeDep) -> dict[str, 
     if state is None or (body.sync_variant or "base") != "base":
         raise ApiError(400, "unknown_sync", f"The connection has no sync {body.sync_name!r}.")
     if body.frequency is None:
-        every = services.syncs.default_frequency(body.sync_name)
+        every = services.syncs.default_frequency(body.sync_name, body.provider_config_key)
     else:
         try:
             every = parse_frequency(body.frequency)

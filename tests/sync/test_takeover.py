@@ -1,0 +1,136 @@
+"""A worker killed for good (``kill -9``, never started again) does not leave its runs pending: a
+live worker on the same PostgreSQL takes them over within a bounded time and resumes them from
+their last stored page, so the records end equal to the simulator's and stored pages are not
+fetched again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from worker_stack import BILLBRIDGE, READY, link, runs
+
+from fixtures_db import TEST_KEY_LINE, libpq_dsn
+from support.processes import Running, free_port, start, wait_http
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+RECORDS = 4_000
+PAGE = 100
+TAKEOVER_SECONDS = 1
+
+
+def _stored(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM records").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _records(api: str, secret_key: str, connection_id: str) -> list[dict[str, Any]]:
+    headers = {
+        "Authorization": f"Bearer {secret_key}",
+        "Connection-Id": connection_id,
+        "Provider-Config-Key": "bill-sandbox",
+    }
+    answer = httpx.get(
+        f"{api}/records", headers=headers, params={"model": "Vendor", "limit": 10_000}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    records: list[dict[str, Any]] = answer.json()["records"]
+    return records
+
+
+def test_a_live_worker_takes_over_the_runs_of_a_dead_one(tmp_path: Path, postgres_database_url: str) -> None:
+    simulator = start(
+        [BILLBRIDGE, "simulator", "--port", "0", "--records", str(RECORDS), "--latency-ms", "120"],
+        log=tmp_path / "sim.log",
+        ready=READY,
+    )
+    sim = simulator.ready.group(1)
+    secret_key = str(uuid.uuid4())
+    env = {
+        "BILLBRIDGE_DATABASE_URL": postgres_database_url,
+        "BILLBRIDGE_ENCRYPTION_KEY": TEST_KEY_LINE,
+        "BILLBRIDGE_SECRET_KEY": secret_key,
+        "BILLBRIDGE_BILL_SANDBOX_URL": sim,
+        "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
+        "BILLBRIDGE_SYNC_DEFAULTS": "vendors",
+        "BILLBRIDGE_WORKER_TAKEOVER_SECONDS": str(TAKEOVER_SECONDS),
+    }
+    processes: list[Running] = [simulator]
+    workers: dict[str, Running] = {}
+    dsn = libpq_dsn(postgres_database_url)
+    try:
+        server = start(
+            [BILLBRIDGE, "serve", "--port", "0"],
+            log=tmp_path / "serve.log",
+            ready=READY,
+            env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / "data-serve")},
+        )
+        processes.append(server)
+        api = server.ready.group(1)
+        wait_http(f"{api}/health")
+        for name in ("w1", "w2"):
+            workers[name] = start(
+                [BILLBRIDGE, "worker", "--id", name],
+                log=tmp_path / f"{name}.log",
+                ready=r"running syncs",
+                env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}")},
+            )
+            processes.append(workers[name])
+        world = httpx.get(f"{sim}/_sim/world", timeout=10).json()
+        connection_id = link(api, secret_key, world, 0)  # its first vendors run is queued
+
+        deadline = time.monotonic() + 120
+        while _stored(dsn) < RECORDS // 4:
+            assert time.monotonic() < deadline, "the first run never got going"
+            time.sleep(0.1)
+        [(run_id, status, doomed, *_)] = runs(dsn)
+        assert status == "PENDING"
+        survivor = next(name for name in workers if name != doomed)
+        os.kill(workers[doomed].process.pid, signal.SIGKILL)
+        workers[doomed].process.wait(10)
+        killed_at = time.monotonic()
+        partial = _stored(dsn)
+        requests_before = httpx.get(f"{sim}/_sim/stats", timeout=10).json()["requests"]
+
+        deadline = time.monotonic() + 180
+        while (current := {r[0]: r for r in runs(dsn)}[run_id])[1] != "SUCCESS":
+            assert current[1] in ("PENDING", "ENQUEUED"), current
+            assert time.monotonic() < deadline, "the dead worker's run was never taken over"
+            time.sleep(0.2)
+
+        assert current[2] == survivor
+        # Every part of the run (its windows too) left the dead worker.
+        with psycopg.connect(dsn) as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM dbos.workflow_status WHERE executor_id = %s AND status = 'PENDING'",
+                (doomed,),
+            ).fetchone()
+        assert left is not None
+        assert left[0] == 0
+        log = workers[survivor].log.read_text(errors="replace")
+        assert "sync_runs_taken_over" in log
+        assert doomed in log
+        expected = httpx.get(f"{sim}/_sim/objects", params={"family": "vendors"}, timeout=30).json()[
+            "results"
+        ]
+        stored = _records(api, secret_key, connection_id)
+        assert {r["id"] for r in stored} == {r["id"] for r in expected}
+        assert len(stored) == len(expected)
+        # Resumed from the last stored pages: only what was missing (plus the pages in flight when
+        # the worker died, one per window at most) was fetched again.
+        requests_after = httpx.get(f"{sim}/_sim/stats", timeout=10).json()["requests"]
+        missing_pages = -(-(RECORDS - partial) // (PAGE - 1))
+        assert requests_after - requests_before <= missing_pages + 8 + 2
+        assert time.monotonic() - killed_at < 120
+    finally:
+        for process in reversed(processes):
+            process.stop()
