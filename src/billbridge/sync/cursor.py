@@ -87,9 +87,10 @@ def start(checkpoint: str | None, *, overlap: timedelta, until: str | None = Non
 
 
 def query(cursor: Cursor, *, page_size: int, keyset: bool = True) -> list[tuple[str, str]]:
-    """The query parameters of the next page (``keyset=False``: a list read whole, in BILL's order)."""
+    """The query parameters of the next page (``keyset=False``: in BILL's order, from ``since`` if set)."""
     if not keyset:
-        return list_params(max=page_size, page=cursor.token)
+        since = [Filter(FIELD, "gte", cursor.since)] if cursor.since is not None else None
+        return list_params(max=page_size, filters=since, page=cursor.token)
     filters = []
     if cursor.since is not None:
         filters.append(Filter(FIELD, "gte", cursor.since))
@@ -108,8 +109,10 @@ def _later(a: str | None, b: datetime | None) -> str | None:
 def advance(cursor: Cursor, page: Page, *, keyset: bool = True, id_field: str = "id") -> Step:
     """Drop the boundary duplicates of ``page`` and move the cursor past it."""
     if not keyset:
-        following = replace(cursor, token=page.next_page, pages=cursor.pages + 1)
-        return Step(list(page.results), following if page.next_page else None, cursor.high)
+        newest = max(filter(None, (parse_time(r.get(FIELD)) for r in page.results)), default=None)
+        high = _later(cursor.high, newest)
+        following = replace(cursor, token=page.next_page, high=high, pages=cursor.pages + 1)
+        return Step(list(page.results), following if page.next_page else None, high)
     since = parse_time(cursor.since)
     seen = set(cursor.seen)
     fresh: list[dict[str, Any]] = []
@@ -134,3 +137,19 @@ def advance(cursor: Cursor, page: Page, *, keyset: bool = True, id_field: str = 
     )
     following = replace(cursor, since=as_text(last), seen=at_last, token=None, high=high, pages=pages)
     return Step(fresh, following, high, dropped)
+
+
+def settle(high: str | None, walk_seconds: float, *, floor: str | None = None) -> str | None:
+    """The checkpoint of a walk that followed BILL's page offsets through ``updatedTime:gte:``.
+
+    A record that changes during such a walk joins the filtered list and shifts it: if it joins
+    before the page being read it is missed, while records seen later may be newer still. It
+    changed after the walk began, so reaching back by the walk's length from the newest time seen
+    (newest seen <= walk end, so newest - length <= walk start <= the change) takes it in next run.
+    The walk's own starting checkpoint ``floor`` is safe too (it is older than the walk's start),
+    so a run that saw nothing new does not move the checkpoint back.
+    """
+    newest = parse_time(high)
+    if newest is None:
+        return high
+    return _later(floor, newest - timedelta(seconds=max(walk_seconds, 0.0)))

@@ -30,7 +30,10 @@ class SyncDefinition:
         path: the list path (``/v3/vendors``, ``/v3/spend/cards``).
         api: ``connect`` (session auth) or ``spend`` (the connection's S&E API token).
         incremental: whether the list sorts and filters on ``updatedTime``; if not, every run
-            reads it whole and marks what disappeared as deleted.
+            reads it whole and marks what disappeared as deleted (unless ``filtered``).
+        filtered: the list filters on ``updatedTime`` but cannot sort on it: a run after the first
+            reads only what changed since the checkpoint (``updatedTime:gte:``), following BILL's
+            page offsets (see ``cursor.settle`` for why that is safe).
         page_size: records per page (BILL's maximum for the list).
         frequency: how often it runs by default, as Nango writes it (``every 1h``).
     """
@@ -40,8 +43,14 @@ class SyncDefinition:
     path: str
     api: Api = "connect"
     incremental: bool = True
+    filtered: bool = False
     page_size: int = 100
     frequency: str = HOURLY
+
+    @property
+    def keeps_checkpoint(self) -> bool:
+        """Whether runs after the first read only what changed (sorted or only filtered by time)."""
+        return self.incremental or self.filtered
 
     @property
     def needs_api_token(self) -> bool:
@@ -67,7 +76,9 @@ def _from_catalog(family: ObjectFamily) -> SyncDefinition:
 
 
 # S&E lists sort on one field and not on updatedTime, so they are read whole and diffed; transactions
-# come 50 to a page (https://developer.bill.com/docs/spend-expense-api).
+# come 50 to a page (https://developer.bill.com/docs/spend-expense-api). Transactions filter on
+# updatedTime (gte, lte) since BILL's changelog of 2026-01-26, though they still sort only on amount,
+# merchantName or occurredTime: they are read by filter alone.
 _SPEND: Final = (
     SyncDefinition("spend-users", "SpendUser", "/v3/spend/users", api="spend", incremental=False),
     SyncDefinition("spend-budgets", "SpendBudget", "/v3/spend/budgets", api="spend", incremental=False),
@@ -78,6 +89,7 @@ _SPEND: Final = (
         "/v3/spend/transactions",
         api="spend",
         incremental=False,
+        filtered=True,
         page_size=50,
     ),
     SyncDefinition(

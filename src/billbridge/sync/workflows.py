@@ -13,7 +13,7 @@ from typing import Any, Final
 from dbos import DBOS
 
 from billbridge.sync import notify, runstate, steps
-from billbridge.sync.cursor import Cursor, parse_time, start
+from billbridge.sync.cursor import Cursor, parse_time, settle, start
 from billbridge.sync.definitions import get_sync
 from billbridge.sync.fetch import SyncStopped
 from billbridge.sync.windows import split
@@ -154,7 +154,9 @@ async def _notify(connection_pk: int, sync: str, outcome: dict[str, Any]) -> Non
 async def _run(connection_pk: int, sync: str, full: bool, run_id: str) -> dict[str, Any]:
     definition = get_sync(sync)
     checkpoint = await runstate.begin_run(connection_pk, sync, run_id, full)
-    if not definition.incremental:
+    if definition.filtered:
+        totals, high, stored = await _filtered_walk(connection_pk, sync, checkpoint, run_id)
+    elif not definition.incremental:
         totals, high, stored = await _walk(connection_pk, sync, Cursor(), run_id, save_checkpoint=False)
     elif checkpoint is None:
         totals, high, stored = await _first_run(connection_pk, sync, run_id)
@@ -162,8 +164,20 @@ async def _run(connection_pk: int, sync: str, full: bool, run_id: str) -> dict[s
         ctx = steps.context()
         cursor = start(checkpoint, overlap=ctx.overlap)
         totals, high, stored = await _walk(connection_pk, sync, cursor, run_id, save_checkpoint=True)
-    if full or not definition.incremental:
+    if full or not definition.keeps_checkpoint:
         deleted = await runstate.sweep(connection_pk, sync, run_id)
         totals = _add(totals, {"deleted": deleted})
-    await runstate.finish_run(connection_pk, sync, totals, high if definition.incremental else None)
+    await runstate.finish_run(connection_pk, sync, totals, high if definition.keeps_checkpoint else None)
     return {"counts": totals, "records": stored, "checkpoint": high, "full": full}
+
+
+async def _filtered_walk(
+    connection_pk: int, sync: str, checkpoint: str | None, run_id: str
+) -> tuple[dict[str, int], str | None, int]:
+    """Read what changed since ``checkpoint`` (everything if None) from a list BILL filters by
+    ``updatedTime`` but cannot sort by it; the checkpoint reaches back by the walk's length."""
+    cursor = Cursor() if checkpoint is None else start(checkpoint, overlap=steps.context().overlap)
+    began = await steps.now_text()
+    totals, high, stored = await _walk(connection_pk, sync, cursor, run_id, save_checkpoint=False)
+    walked = datetime.fromisoformat(await steps.now_text()) - datetime.fromisoformat(began)
+    return totals, settle(high, walked.total_seconds(), floor=checkpoint), stored
