@@ -272,3 +272,53 @@ async def test_rate_limit_waits_for_the_top_of_the_hour_in_wait_mode(mock_client
     assert len(calls) == 2
     # 10:20 -> 11:00 is 40 minutes, plus a second of margin.
     assert delays == [40 * 60 + 1.0]
+
+
+@pytest.mark.parametrize("failure", [httpx.Response(503), httpx.ConnectTimeout])
+async def test_no_slot_is_held_while_backing_off(
+    mock_client: MockClientFactory, failure: httpx.Response | type[Exception]
+) -> None:
+    handler, calls = script(failure, failure, httpx.Response(200, json={"ok": 1}))
+    limits = Limits(clock=lambda: FIXED_NOW)
+    held: list[int] = []
+
+    async def sleep(seconds: float) -> None:
+        held.append(limits.in_flight(*AUTH.limit_key))
+
+    client, _ = await mock_client(handler, limits=limits, sleep=sleep)
+    assert await client.request("GET", "/v3/vendors", auth=AUTH) == {"ok": 1}
+    assert len(calls) == 3
+    assert held == [0, 0]  # the slot went back before each backoff
+
+
+async def test_a_failure_after_the_last_retry_is_raised_with_the_request(
+    mock_client: MockClientFactory,
+) -> None:
+    handler, calls = script(httpx.ReadTimeout)
+    client, sleeps = await mock_client(handler, max_retries=2)
+    with pytest.raises(BillTransportError) as caught:
+        await client.request("GET", "/v3/vendors", auth=AUTH)
+    assert len(calls) == 3
+    assert len(sleeps.delays) == 2
+    assert caught.value.request == "GET /v3/vendors"
+
+
+async def test_waiting_out_the_hour_is_not_a_retry(mock_client: MockClientFactory) -> None:
+    now = [FIXED_NOW]
+    handler, calls = script(
+        httpx.Response(503), bill_error("BDC_1144"), httpx.Response(503), httpx.Response(200, json={"ok": 1})
+    )
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        now[0] += seconds
+
+    limits = Limits(clock=lambda: now[0])
+    client, _ = await mock_client(handler, limits=limits, on_rate_limit="wait", sleep=sleep, max_retries=2)
+    assert await client.request("GET", "/v3/vendors", auth=AUTH) == {"ok": 1}
+    assert len(calls) == 4
+    assert len(delays) == 3
+    assert 0.25 <= delays[0] <= 0.5  # the first backoff
+    assert 0.5 <= delays[2] <= 1.0  # the second: the wait for the hour was not a retry
+    assert delays[1] > 30 * 60  # the hour, between the two backoffs

@@ -1,4 +1,5 @@
-"""When a failed call may be tried again, and how long to wait first (pure functions).
+"""When a failed call may be tried again, and how long to wait first (pure functions; the
+sender's tenacity loop asks them).
 
 Retried: 5xx and BILL's server codes, timeouts and lost connections, and ``BDC_1322`` (too many
 requests in flight) with capped, jittered exponential backoff, as BILL recommends

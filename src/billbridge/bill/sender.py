@@ -3,16 +3,19 @@
 For every try of every request, in this order and nowhere else: one budget unit is spent
 (``RequestLimits.spend``), one in-flight slot is taken (``RequestLimits.slot``) and held while
 the answer is on the wire, the transport streams the answer. Error answers come read whole and
-are retried where safe (``retry``), after the slot was given back; ``BDC_1144`` spends the local
-budget too. Between tries of an :class:`~billbridge.bill.auth.AuthFlow` (a renewed session
-replaying the request) no slot is held either. A buffered answer is the stream, read.
+are retried where safe (``retry``) with tenacity's ``AsyncRetrying`` and ``RetryPolicy``'s
+backoff, after the slot was given back; ``BDC_1144`` spends the local budget too (and in "wait"
+mode waits for the hour within the same try). Between tries of an
+:class:`~billbridge.bill.auth.AuthFlow` (a renewed session replaying the request) no slot is held
+either. A buffered answer is the stream, read.
 
 A request whose body is a :class:`~billbridge.bill.wire.StreamedBody` is sent once: its bytes are
 gone once sent, so it is never retried, never replayed by an auth flow (which still renews the
 session for the next request) and never re-sent after waiting out a rate limit.
 
 This is the hot path of the proxy, so it stays lean: no pydantic, a class rather than a
-generator for the block, headers merged once per auth.
+generator for the block, headers merged once per auth, and tenacity entered only once a first
+try asks for a retry.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal
 
+from tenacity import AsyncRetrying, retry_if_exception, retry_if_result, stop_after_attempt
+
 from billbridge.bill.answers import error_code
 from billbridge.bill.auth import ApiTokenAuth, Auth, AuthFlow, SessionAuth
 from billbridge.bill.codes import RATE_LIMITED
@@ -35,6 +40,8 @@ from billbridge.bill.transport import Content, RawResponse, StreamedBody, Stream
 from billbridge.errors import BillTransportError
 
 RateLimitMode = Literal["raise", "wait"]
+# An answer and its BILL error code (None for a success).
+_Tried = tuple[StreamedResponse, str | None]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -143,15 +150,87 @@ class _Exchange:
             await flow.aclose()
 
     async def _tries(self, auth: Auth | None) -> StreamedResponse:
-        """Try until the answer is one to hand over: budgets, retries and ``BDC_1144`` decided here."""
-        sender, out = self.sender, self.outgoing
-        limits = sender.limits
+        """Try until the answer is one to hand over: the first try here, any retries under tenacity."""
+        out = self.outgoing
         if auth is None:
             key, login, headers = out.login_key, out.login_key is not None, out.headers
         else:
             key, login, headers = auth.limit_key, False, {**out.headers, **auth.headers}
+        # The first try stays outside tenacity (about 50 us a request): it is the proxy's hot path
+        # and nearly every first answer is the one to hand over.
+        first: _Tried | BillTransportError
+        try:
+            first = await self._attempt(key, login, headers)
+        except BillTransportError as exc:
+            if not self._retry_failure(exc):
+                raise
+            first = exc
+        else:
+            if not self._retry_answer(first):
+                return first[0]
+        return await self._retries(first, key, login, headers)
+
+    async def _retries(
+        self,
+        first: _Tried | BillTransportError,
+        key: tuple[str, str] | None,
+        login: bool,
+        headers: dict[str, str],
+    ) -> StreamedResponse:
+        """Retry with capped, jittered backoff; tenacity starts from the first try's outcome."""
+        sender = self.sender
+        pending = [first]
+
+        async def attempt() -> _Tried:
+            if pending:  # tenacity's first attempt is the try already made
+                outcome = pending.pop()
+                if isinstance(outcome, BillTransportError):
+                    raise outcome
+                return outcome
+            return await self._attempt(key, login, headers)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.outgoing.retries + 1),
+            wait=lambda state: sender.retry_policy.delay(state.attempt_number - 1, sender.rng),
+            retry=retry_if_exception(self._retry_failure) | retry_if_result(self._retry_answer),
+            sleep=sender.sleep,
+            # Out of retries: the last answer is handed over, the last failure raised.
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        tried: _Tried = await retrying(attempt)
+        return tried[0]
+
+    def _retry_failure(self, exc: BaseException) -> bool:
+        """Whether a try that got no answer is worth another (see ``bill.retry``)."""
+        out = self.outgoing
+        return (
+            isinstance(exc, BillTransportError)
+            and out.retries > 0
+            and type(out.content) is not StreamedBody
+            and should_retry_failure(exc, replay_safe=out.replay_safe)
+        )
+
+    def _retry_answer(self, tried: _Tried) -> bool:
+        """Whether an answer is worth another try (``BDC_1144`` never: its budget returns hourly)."""
+        answer, code = tried
+        out = self.outgoing
+        return (
+            answer.status >= 400
+            and code != RATE_LIMITED
+            and out.retries > 0
+            and type(out.content) is not StreamedBody
+            and should_retry_answer(status=answer.status, code=code, replay_safe=out.replay_safe)
+        )
+
+    async def _attempt(self, key: tuple[str, str] | None, login: bool, headers: dict[str, str]) -> _Tried:
+        """One try: a budget unit, then the request; waiting out spent budgets in "wait" mode.
+
+        Returns the answer and its BILL error code (None for a success). ``BDC_1144`` marks the
+        budget spent; in "wait" mode this try then waits for the hour and sends again.
+        """
+        sender, out = self.sender, self.outgoing
+        limits = sender.limits
         once = type(out.content) is StreamedBody
-        retried = 0
         while True:
             if key is not None:
                 try:
@@ -166,36 +245,20 @@ class _Exchange:
                 answer = await self._try(key, headers)
             except BillTransportError as exc:
                 exc.request = out.label
-                if (
-                    once
-                    or retried >= out.retries
-                    or not should_retry_failure(exc, replay_safe=out.replay_safe)
-                ):
-                    raise
-                await sender.sleep(sender.retry_policy.delay(retried, sender.rng))
-                retried += 1
-                continue
+                raise
             if answer.status < 400:
-                return answer
+                return answer, None
             code = error_code(answer.raw())
-            if code == RATE_LIMITED:
-                if key is not None:
-                    reset = await limits.exhausted(key[0], login=login)
-                else:
-                    # API-token (Spend & Expense) budgets are per minute, not per hour.
-                    reset = next_minute(limits.clock())
-                if sender.on_rate_limit != "wait" or once:
-                    return answer
-                await sender.wait_until(reset)
-            elif (
-                not once
-                and retried < out.retries
-                and should_retry_answer(status=answer.status, code=code, replay_safe=out.replay_safe)
-            ):
-                await sender.sleep(sender.retry_policy.delay(retried, sender.rng))
-                retried += 1
+            if code != RATE_LIMITED:
+                return answer, code
+            if key is not None:
+                reset = await limits.exhausted(key[0], login=login)
             else:
-                return answer
+                # API-token (Spend & Expense) budgets are per minute, not per hour.
+                reset = next_minute(limits.clock())
+            if sender.on_rate_limit != "wait" or once:
+                return answer, code
+            await sender.wait_until(reset)
 
     async def _try(self, key: tuple[str, str] | None, headers: dict[str, str]) -> StreamedResponse:
         sender, out = self.sender, self.outgoing
