@@ -77,8 +77,13 @@ def process(
 
 
 @contextmanager
-def simulator(*, organizations: int = 3, records: int = 50, latency_ms: int = 0) -> Iterator[str]:
-    """``billbridge simulator`` on a loopback port; yields its gateway root."""
+def simulator(
+    *, organizations: int = 3, records: int = 50, latency_ms: int = 0, dev_keys: int = 3
+) -> Iterator[str]:
+    """``billbridge simulator`` on a loopback port; yields its gateway root.
+
+    ``dev_keys``: ``organizations + 3`` gives every organization a developer key of its own.
+    """
     port = free_port()
     command = billbridge(
         "simulator",
@@ -92,6 +97,8 @@ def simulator(*, organizations: int = 3, records: int = 50, latency_ms: int = 0)
         str(records),
         "--latency-ms",
         str(latency_ms),
+        "--dev-keys",
+        str(dev_keys),
     )
     root = f"http://127.0.0.1:{port}"
     with process(command, ready_url=root + "/_sim/stats"):

@@ -99,6 +99,26 @@ async def test_dev_key_only_enters_its_organizations(
     await sign_in(sim_http, sim_world, org=inside, key=len(sim_world["dev_keys"]) - 1)
 
 
+async def test_extra_dev_keys_give_each_organization_its_own() -> None:
+    app = create_app(SimConfig(records=5, organizations=4, dev_keys=7))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
+        world = (await http.get("/_sim/world")).json()
+        orgs = [o["id"] for o in world["organizations"]]
+        keys = world["dev_keys"]
+        assert [k["organization_ids"] for k in keys[3:]] == [[org] for org in orgs]
+        assert len({k["key"] for k in keys}) == 7
+        for index in range(4):
+            await sign_in(http, world, org=index, key=3 + index)
+        elsewhere = await http.post("/connect/v3/login", json=credentials(world, org=1, key=3))
+        assert (elsewhere.status_code, error_code(elsewhere)) == (401, "BDC_1102")
+
+
+def test_default_world_keeps_its_three_shared_keys() -> None:
+    assert SimConfig().dev_keys == 3
+    with pytest.raises(ValueError, match="dev_keys"):
+        SimConfig(dev_keys=0)
+
+
 async def test_wrong_environment_credentials(sim_world: dict[str, Any]) -> None:
     production = create_app(SimConfig(records=5, seed=7, organizations=3, environment="production"))
     async with httpx.AsyncClient(

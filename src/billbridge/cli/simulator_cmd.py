@@ -39,6 +39,13 @@ def simulator(
     latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Delay added to every API answer."),
     organizations: int = typer.Option(3, min=1, max=100, help="Number of organizations."),
     environment: EnvironmentChoice = typer.Option(EnvironmentChoice.sandbox, help="sandbox or production."),
+    dev_keys: int = typer.Option(
+        3,
+        "--dev-keys",
+        min=1,
+        max=1000,
+        help="Developer keys: three shared ones, then one per organization (organizations + 3: one each).",
+    ),
 ) -> None:
     """Run the BILL simulator and print where it listens and its demo credentials."""
     config = SimConfig(
@@ -47,6 +54,7 @@ def simulator(
         latency_ms=latency_ms,
         organizations=organizations,
         environment=environment.value,
+        dev_keys=dev_keys,
     )
     sim_app = create_app(config)
     world = sim_app.state.sim.world

@@ -18,6 +18,10 @@ class SimConfig:
         latency_ms: Delay added to every API answer (the control surface can change it later).
         organizations: Number of organizations in the world.
         environment: ``sandbox`` or ``production``; the two share no credentials.
+        dev_keys: Developer keys in the world. The first three serve every organization, the
+            first half of them, and the last one; each further key serves one organization of
+            its own (the fourth the first organization, the fifth the second, and so on), so a
+            world with ``organizations + 3`` keys gives every organization a key to itself.
         clock_start: Epoch seconds at which a frozen clock starts; ``None`` follows wall time.
             A frozen clock moves only through ``POST /_sim/clock/advance``.
         request_budget: Requests per developer key per hour (BILL: 20,000).
@@ -33,6 +37,7 @@ class SimConfig:
     latency_ms: int = 0
     organizations: int = 3
     environment: Environment = "sandbox"
+    dev_keys: int = 3
     clock_start: float | None = None
     request_budget: int = 20_000
     login_budget: int = 200
@@ -50,6 +55,6 @@ class SimConfig:
             raise ValueError("environment must be 'sandbox' or 'production'")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
-        for name in ("request_budget", "login_budget", "max_in_flight", "spend_per_minute"):
+        for name in ("dev_keys", "request_budget", "login_budget", "max_in_flight", "spend_per_minute"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

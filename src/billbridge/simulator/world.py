@@ -217,7 +217,8 @@ def build_world(config: SimConfig) -> World:
             )
         )
     all_ids = [o.id for o in orgs]
-    subsets = [all_ids, all_ids[: max(1, len(all_ids) // 2)], all_ids[-1:]]
+    subsets = [all_ids, all_ids[: max(1, len(all_ids) // 2)], all_ids[-1:]][: config.dev_keys]
+    subsets += [[all_ids[(j - 3) % len(all_ids)]] for j in range(3, config.dev_keys)]
     dev_keys = tuple(
         DevKey(
             key=secret("devkey", config.seed, config.environment, j, length=36),

@@ -12,28 +12,30 @@ changed is written, with the stream's change counter locked so changes commit in
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from functools import partial
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbridge.errors import NotFoundError
-from billbridge.store.db import Database
+from billbridge.store.db import DEFAULT_BUSY_TIMEOUT_MS, Database, sqlite_file
 from billbridge.store.domain import Clock, utc_now
-from billbridge.store.record_bulk import write_rows_postgres
-from billbridge.store.record_diff import PageCounts, Stored, diff, is_archived, prepare, stamp
+from billbridge.store.record_diff import PageCounts, is_archived, prepare
 from billbridge.store.record_pages import DEFAULT_LIMIT, RecordPage, read_page
 from billbridge.store.record_statements import RECORDS, STREAMS, RecordStatements
+from billbridge.store.record_write import MissingSyncError, PageWrite, SqliteWriter, write_page
 from billbridge.store.sqltypes import to_micros
-from billbridge.store.sync_state import SyncCheckpoint, write_checkpoint
+from billbridge.store.sync_state import SyncCheckpoint
 
 __all__ = ["PageCounts", "RecordPage", "RecordRepository", "is_archived"]
 
-# Ids per statement when reading stored hashes (well under SQLite's and psycopg's bind limits).
-_CHUNK: Final = 5_000
+# The page writer of each SQLite file database, shared by its repositories.
+_WRITERS: weakref.WeakKeyDictionary[Database, SqliteWriter] = weakref.WeakKeyDictionary()
 
 
 class RecordRepository:
@@ -68,37 +70,37 @@ class RecordRepository:
             ValidationError: a record has no ``id_field`` or is not JSON-serialisable.
             NotFoundError: the connection does not exist (any more).
         """
-        incoming = prepare(records, id_field, modified_field, archived)
-        key = {"b_connection_pk": connection_pk, "b_model": model}
+        page = PageWrite(
+            statements=self._sql,
+            connection_pk=connection_pk,
+            model=model,
+            incoming=prepare(records, id_field, modified_field, archived),
+            run_id=run_id,
+            checkpoint=checkpoint,
+            clock=self._clock,
+            postgres=self._db.is_postgres,
+        )
         try:
+            writer = self._writer()
+            if writer is not None:
+                return await writer.run(partial(write_page, page=page))
             async with self._db.transaction() as session:
                 conn = await session.connection()
-                stored = await self._stored(conn, key, list(incoming))
-                rows, unchanged, counts = diff(incoming, stored, run_id)
-                if rows:
-                    # Locked from here to commit: as short as the write itself.
-                    new_rows = sum(1 for row in rows if row["external_id"] not in stored)
-                    now = to_micros(self._clock())
-                    params = {**key, "b_changes": len(rows), "b_new_rows": new_rows, "b_now": now}
-                    stream_id, last_seq, instant = (await conn.execute(self._sql.advance, params)).one()
-                    stamp(rows, stream_id, last_seq - len(rows) + 1, instant)
-                    inserted = await self._write_rows(conn, rows)
-                    if inserted is not None and inserted != new_rows:
-                        # Another page inserted one of these ids after we read (PostgreSQL, pages
-                        # written at once): count what was really inserted. The row is still ours.
-                        await conn.execute(
-                            update(STREAMS)
-                            .where(STREAMS.c.id == stream_id)
-                            .values(record_count=STREAMS.c.record_count + (inserted - new_rows))
-                        )
-                for start in range(0, len(unchanged) if run_id is not None else 0, _CHUNK):
-                    chunk = unchanged[start : start + _CHUNK]
-                    await conn.execute(self._sql.mark_seen, {**key, "b_ids": chunk, "b_run_id": run_id})
-                if checkpoint is not None:
-                    await write_checkpoint(session, connection_pk, checkpoint, self._clock())
+                return await conn.run_sync(write_page, page)
         except IntegrityError:
             raise NotFoundError(f"connection {connection_pk} does not exist") from None
-        return counts
+        except MissingSyncError as exc:
+            raise NotFoundError(str(exc)) from None
+
+    def _writer(self) -> SqliteWriter | None:
+        """The SQLite file's page writer (shared by the repositories of one database), if any."""
+        if self._db.is_postgres:
+            return None
+        writer = _WRITERS.get(self._db)
+        if writer is None and sqlite_file(self._db.url) is not None:
+            writer = _WRITERS[self._db] = SqliteWriter(self._db.url, busy_timeout_ms=DEFAULT_BUSY_TIMEOUT_MS)
+            weakref.finalize(self._db, writer.close)
+        return writer
 
     async def mark_missing_deleted(
         self, connection_pk: int, model: str, run_id: str, *, batch: int = 1_000
@@ -219,27 +221,6 @@ class RecordRepository:
             await session.execute(delete(RECORDS).where(RECORDS.c.stream_id.in_(streams)))
             await session.execute(delete(STREAMS).where(STREAMS.c.connection_pk == connection_pk))
             return int(total or 0)
-
-    async def _write_rows(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int | None:
-        """Write the rows; on PostgreSQL, how many were inserted (SQLite writes one page at a time,
-        so what was read before is exact there)."""
-        if self._db.is_postgres:
-            return await write_rows_postgres(conn, rows)
-        await conn.execute(self._sql.sqlite_upsert, rows)
-        return None
-
-    async def _stored(
-        self, conn: AsyncConnection, key: dict[str, Any], ids: Sequence[str]
-    ) -> dict[str, Stored]:
-        """What is stored of these ids (hash, source time, deletion), by id."""
-        found: dict[str, Stored] = {}
-        for start in range(0, len(ids), _CHUNK):
-            params = {**key, "b_ids": list(ids[start : start + _CHUNK])}
-            for external_id, data_hash, source_modified_us, deleted_us in await conn.execute(
-                self._sql.stored, params
-            ):
-                found[external_id] = Stored(data_hash, source_modified_us, deleted_us)
-        return found
 
 
 async def _find_stream(conn: AsyncConnection, connection_pk: int, model: str) -> int | None:

@@ -42,7 +42,7 @@ class StepContext:
     states: SyncStateRepository
     clock: Clock = utc_now
     overlap: timedelta = timedelta(seconds=5)
-    windows: int = 6
+    windows: int = 12
     pause_poll: float = 60.0
     # Sends a sync webhook: (connection pk, sync name, outcome) -> taken.
     webhook: Callable[[int, str, dict[str, Any]], Awaitable[bool]] | None = None
