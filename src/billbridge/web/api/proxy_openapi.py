@@ -113,7 +113,12 @@ def _operation(method: str) -> dict[str, Any]:
     if method != "get":
         op["requestBody"] = {
             "required": False,
-            "description": "Passed to BILL as it is (JSON, form, XML or binary).",
+            "description": (
+                "Passed to BILL as it is (JSON, form, XML or binary), up to "
+                "BILLBRIDGE_PROXY_MAX_BODY_BYTES (16 MiB; 413 above). A body of at most 1 MiB is "
+                "held, so it can be retried; a longer one is relayed as it arrives and sent once "
+                "(no retries), unless an Idempotency-Key is given (then it is held whole)."
+            ),
             "content": {"application/json": {"schema": {}}},
         }
     return op
