@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from billbridge.bill import BudgetSpentError
-from billbridge.bill.limits import key_digest
+from billbridge.bill.limits import key_digest, next_minute
 from billbridge.connections import InFlightLeases, SharedLimits
 from billbridge.store import BudgetRepository, Database
 
@@ -84,6 +84,31 @@ async def test_logins_and_bill_refusals_count_for_every_process(database: Databa
             await second.spend("dev-key", "org")
         assert caught.value.reset_at == reset
         assert (await second.budget("dev-key")).requests_left == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_organizations_share_the_sync_part_fairly_across_processes(database: Database) -> None:
+    # One process syncs a big organization; another starts syncing a second organization of the
+    # same developer key: from then on each may spend half of the sync part (90 of 100).
+    first, second = _process(database, requests_per_hour=100), _process(database, requests_per_hour=100)
+    try:
+        for _ in range(40):
+            await first.spend("dev-key", "busy", priority="sync")
+        await second.spend("dev-key", "quiet", priority="sync")
+        for _ in range(5):
+            await first.spend("dev-key", "busy", priority="sync")  # up to its half: 45
+        with pytest.raises(BudgetSpentError) as caught:
+            await first.spend("dev-key", "busy", priority="sync")
+        assert caught.value.code == "sync_share_spent"
+        assert caught.value.reset_at == next_minute(NOW)
+        for _ in range(44):
+            await second.spend("dev-key", "quiet", priority="sync")
+        with pytest.raises(BudgetSpentError):
+            await second.spend("dev-key", "quiet", priority="sync")
+        await first.spend("dev-key", "busy")  # live calls are not shared out
+        assert (await second.budget("dev-key")).requests_left == 100 - 91
     finally:
         await first.aclose()
         await second.aclose()

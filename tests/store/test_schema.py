@@ -18,6 +18,7 @@ TABLES = {
     "alembic_version",
     "api_keys",
     "bill_budgets",
+    "bill_sync_shares",
     "connect_session_links",
     "connect_sessions",
     "connections",
@@ -74,7 +75,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert list((location / "versions").glob("r0003_*.py"))
     assert list((location / "versions").glob("r0004_*.py"))
     assert list((location / "versions").glob("r0005_*.py"))
-    assert head_revision() == "0003"
+    assert list((location / "versions").glob("r0008_*.py"))
+    assert head_revision() == "0008"
 
 
 def test_alembic_commands_work_without_a_shared_connection(tmp_path: Path) -> None:

@@ -23,12 +23,13 @@ The API, for the syncs and the metrics::
 Priorities: ``"live"`` (proxied calls, linking, MFA, the keeper's logins) and ``"sync"``
 (background syncs). A sync caller never takes a slot while a live caller of the same
 organization waits for one (in this process here; in every process with ``SharedLimits``), and
-never spends the last 10 % of a developer
-key's hourly request budget, which stays for live callers. Within the sync part, organizations
-share fairly: while several organizations of one developer key are syncing (spent for a sync in
-the last five minutes), each may spend at most an equal share of the sync part of the hour; an
-organization over its share gets ``BudgetSpentError`` with code ``sync_share_spent`` and a
-``reset_at`` one minute on (shares grow as other organizations go quiet).
+never spends the last 10 % of a developer key's hourly request budget, which stays for live
+callers. Within the sync part, organizations share fairly (counted here in this process, by
+``SharedLimits`` for all processes together): while several organizations of one developer key
+are syncing (spent for a sync in the last five minutes), each may spend at most an equal share
+of the sync part of the hour; an organization over its share gets ``BudgetSpentError`` with code
+``sync_share_spent`` and a ``reset_at`` one minute on (shares grow as other organizations go
+quiet).
 """
 
 from __future__ import annotations

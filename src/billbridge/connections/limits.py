@@ -15,7 +15,10 @@ API and the priorities), held across processes:
   together never send more than the budget, and at most one batch per process stays unused when
   the hour ends. Each reserved unit has its rank in the hour; a sync request may only use one
   ranked within the first 90 %. Logins are counted one statement each.
-- The fair share of sync budgets between organizations is counted per process.
+- The fair share of sync budgets between organizations is counted in the ``bill_sync_shares``
+  table (one row per developer key digest, hour and organization), reserved in batches the same
+  way, so it holds across processes: an organization's batch only fits under the sync part
+  divided by the organizations that reserved within the last five minutes.
 
 ``limits_for_database(db)`` picks this on PostgreSQL and the in-process ``Limits`` on SQLite
 (one process per database file).
@@ -42,7 +45,7 @@ from billbridge.bill.limits import (
     next_hour,
     share_spent,
 )
-from billbridge.bill.slots import OrgSlots
+from billbridge.bill.slots import SYNC_ACTIVE_SECONDS, OrgSlots
 from billbridge.connections.concurrency import InFlightLeases
 from billbridge.store import BudgetRepository, Database
 
@@ -71,6 +74,14 @@ class _Pool:
     next: int
     end: int
     spent: bool = False  # the hour's budget has no room left: refuse without asking the database
+
+
+@dataclass(slots=True)
+class _Share:
+    """Units of one organization's fair sync share this process reserved and has not used yet."""
+
+    hour: int
+    left: int
 
 
 class SharedLimits:
@@ -105,6 +116,10 @@ class SharedLimits:
         self._budgets = budgets
         self._pools: dict[str, _Pool] = {}
         self._refills: dict[str, asyncio.Lock] = {}
+        self._shares: dict[tuple[str, str], _Share] = {}
+        self._share_refills: dict[tuple[str, str], asyncio.Lock] = {}
+        # Shares are thousands of requests in production: batches of 20 are fine-grained enough.
+        self._share_batch = max(1, min(MAX_BATCH, self.local.sync_cap // (_BATCH_SPREAD * 4)))
         self._purged_hour = -1
 
     def __repr__(self) -> str:
@@ -153,18 +168,46 @@ class SharedLimits:
                 raise budget_spent(next_hour(now), login=True)
             return
         sync = priority == "sync"
-        org = organization_id or ""
-        shares = self.local.shares
-        if sync and not shares.allows(dev_key, org, now):
-            raise share_spent(now)
+        share: _Share | None = None
+        if sync:
+            share = await self._share(dev_key, organization_id or "", hour, now)
         pool = self._pools.get(dev_key)
         while pool is None or pool.hour != hour or pool.next > pool.end:
             pool = await self._refill(dev_key, hour, now)
         if sync and pool.next > self.local.sync_cap:
             raise budget_spent(next_hour(now), reserve=True)
         pool.next += 1
-        if sync:
-            shares.count(dev_key, org, now)
+        if share is not None:
+            share.left -= 1
+
+    async def _share(self, dev_key: str, org: str, hour: int, now: float) -> _Share:
+        """Units of the organization's fair share reserved by this process (refilled in batches)."""
+        key = (dev_key, org)
+        share = self._shares.get(key)
+        if share is not None and share.hour == hour and share.left > 0:
+            return share
+        lock = self._share_refills.get(key)
+        if lock is None:
+            lock = self._share_refills[key] = asyncio.Lock()
+        async with lock:
+            share = self._shares.get(key)
+            if share is not None and share.hour == hour and share.left > 0:
+                return share  # another caller refilled it while this one waited
+            digest = key_digest(dev_key)
+            for count in dict.fromkeys((self._share_batch, 1)):  # a batch, or else what still fits
+                total = await self._budgets.reserve_share(
+                    digest,
+                    hour,
+                    org,
+                    count,
+                    sync_part=self.local.sync_cap,
+                    now=int(now),
+                    active_since=int(now - SYNC_ACTIVE_SECONDS),
+                )
+                if total is not None:
+                    share = self._shares[key] = _Share(hour, count)
+                    return share
+            raise share_spent(now)
 
     async def _refill(self, dev_key: str, hour: int, now: float) -> _Pool:
         lock = self._refills.get(dev_key)

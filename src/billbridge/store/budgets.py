@@ -1,6 +1,7 @@
 """BILL's hourly budgets counted in the database, so every process of a deployment shares them.
 
-One row per (developer key digest, hour). Every change is one atomic statement
+One row per (developer key digest, hour), and for the fair shares of sync budgets one per
+(developer key digest, hour, organization). Every change is one atomic statement
 (``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``): a process reserves units only if
 they fit under the cap, whatever the other processes do at the same moment.
 """
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billbridge.store.db import Database
-from billbridge.store.models import BudgetRow, table_of
+from billbridge.store.models import BudgetRow, SyncShareRow, table_of
 
 _TABLE = table_of(BudgetRow)
+_SHARES = table_of(SyncShareRow)
 
 
 class BudgetRepository:
@@ -45,6 +47,57 @@ class BudgetRepository:
         )
         if count > cap:
             return None
+        async with self._db.transaction() as session:
+            total = (await session.execute(statement)).scalar_one_or_none()
+        return None if total is None else int(total)
+
+    async def reserve_share(
+        self,
+        key_digest: str,
+        hour: int,
+        organization_id: str,
+        count: int,
+        *,
+        sync_part: int,
+        now: int,
+        active_since: int,
+    ) -> int | None:
+        """Add ``count`` sync requests of an organization if they stay within its fair share.
+
+        The share is ``sync_part`` divided by the organizations of this developer key syncing now:
+        this one and those that reserved since ``active_since`` this hour (no limit while it is
+        the only one). One statement, so
+        processes reserving at the same moment cannot both go over.
+
+        Returns:
+            The organization's new total this hour, or None if the requests do not fit.
+        """
+        table = _SHARES
+        others = (
+            select(func.count())
+            .select_from(table)
+            .where(
+                table.c.key_digest == key_digest,
+                table.c.hour == hour,
+                table.c.organization_id != organization_id,
+                table.c.last_spent >= active_since,
+            )
+            .scalar_subquery()
+        )
+        share = literal(sync_part) // (others + 1)
+        statement = (
+            self._insert(table)
+            .values(
+                key_digest=key_digest, hour=hour, organization_id=organization_id, spent=count, last_spent=now
+            )
+            .on_conflict_do_update(
+                index_elements=[table.c.key_digest, table.c.hour, table.c.organization_id],
+                set_={"spent": table.c.spent + count, "last_spent": now},
+                # Alone, an organization has the whole sync part: the live reserve bounds it.
+                where=(others == 0) | (table.c.spent + count <= share),
+            )
+            .returning(table.c.spent)
+        )
         async with self._db.transaction() as session:
             total = (await session.execute(statement)).scalar_one_or_none()
         return None if total is None else int(total)
@@ -95,6 +148,7 @@ class BudgetRepository:
         """Forget hours before ``before_hour`` (they no longer limit anything)."""
         async with self._db.transaction() as session:
             await session.execute(delete(BudgetRow).where(BudgetRow.hour < before_hour))
+            await session.execute(delete(SyncShareRow).where(SyncShareRow.hour < before_hour))
 
 
 def _greatest(column: Any, value: int) -> Any:

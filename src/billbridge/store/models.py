@@ -254,6 +254,19 @@ class BudgetRow(Base):
     logins: Mapped[int] = mapped_column(Integer)
 
 
+class SyncShareRow(Base):
+    """What one organization's syncs spent of a developer key's hourly budget, for fair shares."""
+
+    __tablename__ = "bill_sync_shares"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    organization_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spent: Mapped[int] = mapped_column(Integer)
+    # Seconds since the epoch of its last reservation: it counts as syncing for a while after.
+    last_spent: Mapped[int] = mapped_column(BigInteger)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a mapped class (for dialect-specific INSERT ... ON CONFLICT)."""
     table = model.__table__
