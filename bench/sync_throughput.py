@@ -11,8 +11,9 @@ Starts ``billbridge simulator`` and the syncing processes (``billbridge sync run
     records/s against BILL's ceiling for one organization (3 pages of 100 in flight per round trip
     = 3,000 records/s); target >= 90 % (one page at a time would reach 33 %).
 (b) 3, then 10 organizations at once, each with a developer key of its own (the simulator's
-    ``--dev-keys``), latency 100 ms, two workers on PostgreSQL: aggregate records/s against 10 x
-    the ceiling, CPU seconds per 1,000 records (workers, serve, simulator).
+    ``--dev-keys``), latency 100 ms, two workers on PostgreSQL: aggregate records/s against that
+    many times the ceiling, CPU seconds per 1,000 records (serve and workers), and how busy the
+    machine's CPUs were (every process: simulator and PostgreSQL included).
 (c) no latency, one organization: 100,000 then 1,000,000 records into SQLite and PostgreSQL:
     records/s stored (target >= 20,000) and the syncing process's peak RSS (target < 250 MB and
     flat between 100,000 and 1,000,000).
