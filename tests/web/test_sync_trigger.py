@@ -79,11 +79,12 @@ async def test_link_sync_change_trigger_and_webhook(
     sim = await sim_vendors(api, form["organization_id"])
     records = await stored(api, connection_id)
     assert set(records) == {v["id"] for v in sim}
-    assert first["recordCount"] == {"Vendor": len(sim)}
+    archived = sum(1 for v in sim if v.get("archived"))
+    # As Nango counts: live records, not those deleted (archived at BILL).
+    assert first["recordCount"] == {"Vendor": len(sim) - archived}
 
     # Archive one vendor behind billbridge's back, then ask for a run now.
     target = next(v["id"] for v in sim if not v.get("archived"))
-    archived = sum(1 for v in sim if v.get("archived"))
     change = {
         "action": "archive",
         "family": "vendors",
@@ -97,6 +98,7 @@ async def test_link_sync_change_trigger_and_webhook(
     second = await settled(api, connection_id, after=first["finishedAt"])
     assert second["type"] == "INCREMENTAL"
     assert second["latestResult"] == {"Vendor": {"added": 0, "updated": 0, "deleted": 1}}
+    assert second["recordCount"] == {"Vendor": len(sim) - archived - 1}
     assert (await stored(api, connection_id))[target]["_nango_metadata"]["last_action"] == "DELETED"
 
     hooks = [json.loads(h.body) for h in await receiver.wait_for(3)]
@@ -179,3 +181,32 @@ async def test_trigger_reads_the_integration_and_connection_from_headers(
     )
     assert response.status_code == 200, response.text
     await settled(engine_api, connection_id, after=first["finishedAt"])
+
+
+async def test_empty_cache_empties_the_records_only_with_a_reset(engine_api: Api, demo_form: Form) -> None:
+    api = engine_api
+    form = demo_form()
+    connection_id = await api.linked(form)
+    first = await settled(api, connection_id)
+    body = {"syncs": ["vendors"], "provider_config_key": KEY, "connection_id": connection_id}
+
+    # As Nango: emptyCache without reset is a plain run; the records stay and nothing is re-added.
+    response = await api.client.post("/sync/trigger", json={**body, "opts": {"emptyCache": True}})
+    assert response.status_code == 200, response.text
+    plain = await settled(api, connection_id, after=first["finishedAt"])
+    assert plain["type"] == "INCREMENTAL"
+    assert plain["latestResult"] == {"Vendor": {"added": 0, "updated": 0, "deleted": 0}}
+
+    response = await api.client.post(
+        "/sync/trigger", json={**body, "opts": {"reset": True, "emptyCache": True}}
+    )
+    assert response.status_code == 200, response.text
+    emptied = await settled(api, connection_id, after=plain["finishedAt"])
+    sim = await sim_vendors(api, form["organization_id"])
+    archived = sum(1 for v in sim if v.get("archived"))
+    assert emptied["type"] == "INITIAL"
+    # Every record was written again from scratch.
+    assert emptied["latestResult"] == {
+        "Vendor": {"added": len(sim) - archived, "updated": 0, "deleted": archived}
+    }
+    assert set(await stored(api, connection_id)) == {v["id"] for v in sim}

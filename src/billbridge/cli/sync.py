@@ -11,7 +11,8 @@ from rich.table import Table
 from billbridge.cli._output import console
 from billbridge.cli.connections import IntegrationOption, Store, run
 from billbridge.cli.sync_run import sync_app
-from billbridge.store import RecordRepository, SyncState, SyncStateRepository
+from billbridge.store import SyncState, SyncStateRepository
+from billbridge.store.record_counts import live_record_counts
 
 _STATUS_STYLE = {"SUCCESS": "green", "RUNNING": "cyan", "PAUSED": "yellow", "ERROR": "red", "STOPPED": "red"}
 
@@ -42,7 +43,6 @@ def state_summary(state: SyncState, records: int) -> dict[str, Any]:
 
 async def _summaries(store: Store, connection_id: str | None, integration: str) -> list[dict[str, Any]]:
     states = SyncStateRepository(store.db)
-    records = RecordRepository(store.db)
     if connection_id is None:
         found = await states.list()
     else:
@@ -52,7 +52,7 @@ async def _summaries(store: Store, connection_id: str | None, integration: str) 
         found = await states.list(connection_pk=conn.pk)
     counts: dict[int, dict[str, int]] = {}
     for pk in {state.connection_pk for state in found}:
-        counts[pk] = await records.counts(pk)
+        counts[pk] = await live_record_counts(store.db, pk)
     return [state_summary(s, counts[s.connection_pk].get(s.model, 0)) for s in found]
 
 

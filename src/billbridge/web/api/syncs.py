@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from billbridge.errors import ValidationError
 from billbridge.runtime import Runtime
 from billbridge.store import Frequency, parse_frequency
+from billbridge.store.record_counts import live_record_counts
 from billbridge.web.deps import SECRET_KEY_GUARDS, RuntimeDep
 from billbridge.web.errors import ApiError, issue
 from billbridge.web.openapi import INTEGRATION_KEY, errors, ok, operation, query
@@ -123,7 +124,9 @@ async def trigger(request: Request, services: RuntimeDep) -> dict[str, Any]:
             400, "invalid_body", "Cannot use opts with deprecated sync_mode/full_resync parameters"
         )
     if body.opts is not None:
-        full, clear = bool(body.opts.reset), bool(body.opts.emptyCache)
+        # As Nango: emptyCache empties the records only for a reset (a full refresh).
+        full = bool(body.opts.reset)
+        clear = full and bool(body.opts.emptyCache)
     else:
         full = body.sync_mode in {"full_refresh", "full_refresh_and_clear_cache"} or (
             body.sync_mode is None and bool(body.full_resync)
@@ -216,7 +219,7 @@ async def status(request: Request, services: RuntimeDep) -> dict[str, Any]:
     found = await services.sync_states.list(connection_pk=connection_pk, provider_config_key=key, names=names)
     counts: dict[int, dict[str, int]] = {}
     for pk in {state.connection_pk for state in found}:
-        counts[pk] = await services.records.counts(pk)
+        counts[pk] = await live_record_counts(services.db, pk)
     return {"syncs": [sync_status(state, counts[state.connection_pk]) for state in found]}
 
 
