@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cli_harness import SimServer
 from typer.testing import CliRunner
 
@@ -34,12 +36,18 @@ def test_sync_run_follows_the_runs_to_the_end(
     )
     assert linked.exit_code == 0, linked.output
 
-    ran = runner.invoke(app, ["sync", "run", "c1", "--sync", "vendors", "--sync", "roles"], env=cli_env)
+    ran = runner.invoke(
+        app, ["sync", "run", "c1", "--sync", "vendors", "--sync", "roles"], env={**cli_env, "COLUMNS": "200"}
+    )
 
     assert ran.exit_code == 0, ran.output
     assert "Sync run of connection c1: vendors, roles" in ran.output
     assert "vendors: SUCCESS {'added': " in ran.output
     assert "roles: SUCCESS" in ran.output
+    # The progress bars, read from the run's recorded steps (whichever process ran it).
+    for name, records in (("vendors", 10), ("roles", 6)):
+        bar = rf"{name}\s.*\b1 pages\s+{records} records\s+\d+ records/s\s+budget left \d+\s+SUCCESS"
+        assert re.search(bar, ran.output), ran.output
     assert creds["dev_key"] not in ran.output
     unknown = runner.invoke(app, ["sync", "run", "c1", "--sync", "nope"], env=cli_env)
     assert unknown.exit_code == 1

@@ -109,7 +109,11 @@ class SyncHarness:
         [queued] = await self.engine.trigger(conn.pk, [sync], full=full)
         assert queued.new, f"a run of {sync} was already queued"
         assert queued.workflow_id is not None
-        handle = await DBOS.retrieve_workflow_async(queued.workflow_id)
+        return await self.run_result(queued.workflow_id)
+
+    async def run_result(self, workflow_id: str) -> dict[str, Any]:
+        """Wait for a run to end and return its result."""
+        handle = await DBOS.retrieve_workflow_async(workflow_id)
         result: dict[str, Any] = await handle.get_result()
         return result
 

@@ -19,6 +19,7 @@ from billbridge.runtime import Runtime, open_runtime
 from billbridge.settings import Settings
 from billbridge.store import Connection
 from billbridge.sync import get_sync
+from billbridge.sync.progress import RunProgress
 
 sync_app = typer.Typer(help="Run syncs and see how they stand.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
@@ -26,12 +27,11 @@ app.add_typer(sync_app, name="sync")
 
 @dataclass
 class _Tally:
-    pages: int = 0
-    records: int = 0
+    run: RunProgress
     started: float = field(default_factory=time.monotonic)
 
     def rate(self) -> float:
-        return self.records / max(time.monotonic() - self.started, 1e-6)
+        return self.run.records / max(time.monotonic() - self.started, 1e-6)
 
 
 @sync_app.command("run")
@@ -82,15 +82,6 @@ async def _run(settings: Settings, connection_id: str, integration: str, names: 
 
 
 async def _follow(rt: Runtime, conn: Connection, names: list[str], full: bool) -> int:
-    tallies = {name: _Tally() for name in names}
-
-    def progressed(connection_pk: int, sync: str, records: int) -> None:
-        tally = tallies.get(sync)
-        if connection_pk == conn.pk and tally is not None:
-            tally.pages += 1
-            tally.records += records
-
-    rt.syncs.context.progress.append(progressed)
     queued = await rt.syncs.trigger(conn.pk, names, full=full)
     dev_key = conn.credentials.dev_key.get_secret_value()
     columns = (
@@ -109,21 +100,22 @@ async def _follow(rt: Runtime, conn: Connection, names: list[str], full: bool) -
             q.sync: progress.add_task(q.sync, total=None, pages=0, records=0, rate=0.0, budget="?", status="")
             for q in queued
         }
+        # The run may be going in any process (a worker may take it): progress is read from the
+        # records DBOS keeps of its steps.
+        tallies = {q.sync: _Tally(RunProgress(q.workflow_id)) for q in queued if q.workflow_id}
         pending = {q.sync: q.workflow_id for q in queued if q.workflow_id}
-        for q in queued:
-            if q.workflow_id is None:
-                progress.update(tasks[q.sync], status="finished meanwhile")
         while pending:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.25)
             budget = (await rt.clients.limits.budget(dev_key)).requests_left
             for name, workflow_id in list(pending.items()):
                 tally = tallies[name]
                 status = await DBOS.get_workflow_status_async(workflow_id)
                 state = status.status if status is not None else "UNKNOWN"
+                await tally.run.refresh()  # after the status: a finished run's last page is counted
                 progress.update(
                     tasks[name],
-                    pages=tally.pages,
-                    records=tally.records,
+                    pages=tally.run.pages,
+                    records=tally.run.records,
                     rate=tally.rate(),
                     budget=budget,
                     status=state,
