@@ -19,7 +19,14 @@ class WebhookNotTaken(Exception):
     """The receiver answered with an error or not at all; DBOS retries the step."""
 
 
-@DBOS.step(name="billbridge.sync.webhook.send", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
+# Ten attempts, two seconds apart and doubling: a receiver may be away for about a quarter of an hour.
+@DBOS.step(
+    name="billbridge.sync.webhook.send",
+    retries_allowed=True,
+    max_attempts=10,
+    interval_seconds=2.0,
+    backoff_rate=2.0,
+)
 async def send(connection_pk: int, sync: str, outcome: dict[str, Any]) -> bool:
     """Send the webhook once; raise so DBOS retries with backoff when it was not taken."""
     sender = steps.context().webhook
