@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dbos import DBOS
 from pydantic import SecretStr
 from web_harness import SECRET_KEY, Api, WebhookReceiver, make_settings, running_app
 
+from billbridge.store.record_counts import live_record_counts
 from fixtures_db import TEST_KEY_LINE
 
 Form = Callable[..., dict[str, str]]
@@ -210,3 +212,39 @@ async def test_empty_cache_empties_the_records_only_with_a_reset(engine_api: Api
         "Vendor": {"added": len(sim) - archived, "updated": 0, "deleted": archived}
     }
     assert set(await stored(api, connection_id)) == {v["id"] for v in sim}
+
+
+async def test_deleting_a_connection_stops_its_runs_and_deletes_its_records(
+    engine_api: Api, demo_form: Form
+) -> None:
+    api = engine_api
+    connection_id = await api.linked(demo_form())
+    first = await settled(api, connection_id)
+    conn = await api.runtime.connections.get(connection_id, KEY)
+    assert conn is not None
+    assert await live_record_counts(api.runtime.db, conn.pk) == {"Vendor": first["recordCount"]["Vendor"]}
+    # A slow BILL: the next run is still going when the connection is deleted.
+    (await api.sim.post("/_sim/faults", json={"latency_ms": 400})).raise_for_status()
+    body = {"syncs": ["vendors"], "provider_config_key": KEY, "connection_id": connection_id}
+    assert (await api.client.post("/sync/trigger", json={**body, "opts": {"reset": True}})).status_code == 200
+    async with asyncio.timeout(30):
+        while not await DBOS.list_workflows_async(workflow_id_prefix=f"sync:{conn.pk}:", status="PENDING"):
+            await asyncio.sleep(0.02)
+
+    deleted = await api.client.delete(f"/connections/{connection_id}", params={"provider_config_key": KEY})
+
+    assert deleted.json() == {"success": True}
+    async with asyncio.timeout(30):
+        while await DBOS.list_workflows_async(
+            workflow_id_prefix=f"sync:{conn.pk}:", status=["ENQUEUED", "PENDING"], load_input=False
+        ):
+            await asyncio.sleep(0.05)
+    runs = await DBOS.list_workflows_async(
+        workflow_id_prefix=f"sync:{conn.pk}:vendors:", name="billbridge.sync.run"
+    )
+    assert "CANCELLED" in {run.status for run in runs}
+    assert await live_record_counts(api.runtime.db, conn.pk) == {}
+    assert await api.runtime.records.counts(conn.pk) == {}
+    assert await api.runtime.sync_states.list(connection_pk=conn.pk) == []
+    status = await api.client.get("/sync/status", params={"syncs": "*", "provider_config_key": KEY})
+    assert status.json() == {"syncs": []}
