@@ -213,6 +213,20 @@ async def test_empty_cache_empties_the_records_only_with_a_reset(engine_api: Api
     }
     assert set(await stored(api, connection_id)) == {v["id"] for v in sim}
 
+    # The legacy sync_mode: incremental is a plain run, full_refresh_and_clear_cache empties first.
+    response = await api.client.post("/sync/trigger", json={**body, "sync_mode": "incremental"})
+    assert response.status_code == 200, response.text
+    legacy_plain = await settled(api, connection_id, after=emptied["finishedAt"])
+    assert legacy_plain["type"] == "INCREMENTAL"
+    assert legacy_plain["latestResult"] == {"Vendor": {"added": 0, "updated": 0, "deleted": 0}}
+    response = await api.client.post(
+        "/sync/trigger", json={**body, "sync_mode": "full_refresh_and_clear_cache"}
+    )
+    assert response.status_code == 200, response.text
+    legacy_emptied = await settled(api, connection_id, after=legacy_plain["finishedAt"])
+    assert legacy_emptied["type"] == "INITIAL"
+    assert legacy_emptied["latestResult"] == emptied["latestResult"]
+
 
 async def test_deleting_a_connection_stops_its_runs_and_deletes_its_records(
     engine_api: Api, demo_form: Form
