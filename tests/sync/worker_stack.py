@@ -39,11 +39,19 @@ def link(api: str, secret_key: str, world: dict[str, Any], org_index: int) -> st
 
 
 def runs(dsn: str, name: str = "billbridge.sync.run") -> list[tuple[str, str, str, int, int]]:
-    """(workflow id, status, executor, started ms, completed ms) of every workflow called ``name``."""
+    """(workflow id, status, executor, first step's start ms, last step's end ms) of every
+    workflow called ``name``.
+
+    The span comes from the steps' own times (taken by the process running them): DBOS stamps a
+    dequeue with its transaction's start, which may precede the end of the run it waited for.
+    """
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
-            "SELECT workflow_uuid, status, executor_id, started_at_epoch_ms, completed_at "
-            "FROM dbos.workflow_status WHERE name = %s",
+            "SELECT w.workflow_uuid, w.status, w.executor_id, "
+            "min(o.started_at_epoch_ms), max(o.completed_at_epoch_ms) "
+            "FROM dbos.workflow_status w LEFT JOIN dbos.operation_outputs o "
+            "ON o.workflow_uuid = w.workflow_uuid WHERE w.name = %s "
+            "GROUP BY w.workflow_uuid, w.status, w.executor_id",
             (name,),
         ).fetchall()
     return [(str(r[0]), str(r[1]), str(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows]

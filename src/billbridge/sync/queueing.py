@@ -24,6 +24,7 @@ from typing import Final
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID, WorkflowStatus
 from dbos._error import DBOSWorkflowIDInUseError
 
+from billbridge.sync import steps
 from billbridge.sync.definitions import get_sync
 from billbridge.sync.workflows import RUN_WORKFLOW, sync_run
 
@@ -31,8 +32,9 @@ QUEUE: Final = "billbridge-syncs"
 # The periodic tick has a queue of its own: every enqueue on the partitioned sync queue needs a
 # partition key, and the tick belongs to no (connection, sync).
 TICK_QUEUE: Final = "billbridge-sync-ticks"
-# Enough for two racing triggers to settle (each try follows a run that appeared meanwhile).
-_ATTEMPTS: Final = 4
+# Enough for racing triggers to settle, and to step over the few numbers of runs that ended
+# without beginning (a scheduled run no longer due, a cancelled one).
+_ATTEMPTS: Final = 8
 
 
 def run_prefix(connection_pk: int, sync: str) -> str:
@@ -84,14 +86,24 @@ def _as_run(found: WorkflowStatus, prefix: str) -> _Run:
     )
 
 
-async def latest_run(connection_pk: int, sync: str) -> _Run | None:
-    """The (connection, sync)'s most recent run, whatever its status (None: it never ran)."""
+async def runs_in_flight(connection_pk: int, sync: str) -> list[_Run]:
+    """The (connection, sync)'s runs queued or running, oldest first (on DBOS's in-flight index)."""
     prefix = run_prefix(connection_pk, sync)
     found = await DBOS.list_workflows_async(
-        workflow_id_prefix=prefix, name=RUN_WORKFLOW, sort_desc=True, limit=2, load_output=False
+        workflow_id_prefix=prefix,
+        queue_name=QUEUE,
+        status=["ENQUEUED", "PENDING"],
+        name=RUN_WORKFLOW,
+        load_output=False,
     )
-    runs = [_as_run(f, prefix) for f in found]
-    return max(runs, key=lambda r: r.number) if runs else None
+    return sorted((_as_run(f, prefix) for f in found), key=lambda r: r.number)
+
+
+@DBOS.step(name="billbridge.sync.last_started")
+async def _last_started(connection_pk: int, sync: str) -> str | None:
+    """The workflow id of the sync's last run that began (its state says), if any."""
+    state = await steps.context().states.get(connection_pk, sync)
+    return state.run_id if state is not None else None
 
 
 def _served_by(latest: _Run, *, full: bool, scheduled: bool) -> bool:
@@ -100,15 +112,17 @@ def _served_by(latest: _Run, *, full: bool, scheduled: bool) -> bool:
         # A waiting run has not read anything yet. A scheduled one may end at once as "not due",
         # so it serves only the tick; a full refresh is served only by a full one.
         return scheduled or (not latest.scheduled and (latest.full or not full))
-    if latest.status == "PENDING":
-        # Running: the tick does not queue behind it (when it ends the sync is no longer due);
-        # a trigger does, since the run may have read past what the trigger is about.
-        return scheduled
-    return False
+    # Running: the tick does not queue behind it (when it ends the sync is no longer due); a
+    # trigger does, since the run may have read past what the trigger is about.
+    return scheduled
 
 
 async def enqueue(connection_pk: int, sync: str, *, full: bool = False, scheduled: bool = False) -> Enqueued:
     """Queue a run unless one already waiting serves this request (see the module docstring).
+
+    The next run's number follows the latest run in flight, else the last run that began (its
+    sync state says; reading DBOS's whole history by id prefix would not use an index). A number
+    already taken by a finished run (one that ended before it began) moves on to the next.
 
     ``scheduled``: queued because the sync was due; the run skips itself if it is not any more.
     """
@@ -117,25 +131,34 @@ async def enqueue(connection_pk: int, sync: str, *, full: bool = False, schedule
     if queue is None:
         raise RuntimeError("the sync queue is not registered; start the sync engine first")
     prefix = run_prefix(connection_pk, sync)
+    taken = 0
     workflow_id = None
     for _ in range(_ATTEMPTS):
-        latest = await latest_run(connection_pk, sync)
-        if latest is not None and _served_by(latest, full=full, scheduled=scheduled):
-            return Enqueued(sync, latest.workflow_id, new=False)
-        workflow_id = f"{prefix}{latest.number + 1 if latest is not None else 1}"
+        flying = await runs_in_flight(connection_pk, sync)
+        if flying and _served_by(flying[-1], full=full, scheduled=scheduled):
+            return Enqueued(sync, flying[-1].workflow_id, new=False)
+        if flying:
+            latest = flying[-1].number
+        else:
+            latest = _number(await _last_started(connection_pk, sync) or "", prefix)
+        number = max(latest, taken) + 1
+        workflow_id = f"{prefix}{number}"
         try:
             with (
                 SetWorkflowID(workflow_id, workflow_id_reuse_policy="reject"),
                 SetEnqueueOptions(queue_partition_key=partition_key(connection_pk, sync)),
             ):
                 handle = await queue.enqueue_async(sync_run, connection_pk, sync, full, scheduled)
-        except DBOSWorkflowIDInUseError:
-            continue  # another process queued that run a moment ago: look at it again
+        except DBOSWorkflowIDInUseError as exc:
+            if exc.workflow_status not in ("ENQUEUED", "PENDING"):
+                taken = number  # a finished run has it: try the next number
+            # else another process queued it a moment ago: look again (it may serve this request)
+            continue
         return Enqueued(sync, handle.workflow_id)
     return Enqueued(sync, workflow_id, new=False)
 
 
 async def current_run(connection_pk: int, sync: str) -> str | None:
-    """The workflow id of the (connection, sync)'s running or waiting run, if any."""
-    latest = await latest_run(connection_pk, sync)
-    return latest.workflow_id if latest is not None and latest.status in ("ENQUEUED", "PENDING") else None
+    """The workflow id of the (connection, sync)'s latest running or waiting run, if any."""
+    flying = await runs_in_flight(connection_pk, sync)
+    return flying[-1].workflow_id if flying else None
