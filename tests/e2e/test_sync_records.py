@@ -102,7 +102,9 @@ def test_the_first_run_of_every_default_sync_completes(journey: Journey) -> None
     for definition in DEFINITIONS:
         status = journey.first[definition.name]
         assert (status["status"], status["type"]) == ("SUCCESS", "INITIAL"), definition.name
-        assert status["recordCount"] == {definition.model: len(journey.first_sim[definition.name])}
+        # recordCount counts live records, as Nango's does: archived ones are stored as DELETED.
+        live = [r for r in journey.first_sim[definition.name] if r.get("archived") is not True]
+        assert status["recordCount"] == {definition.model: len(live)}, definition.name
 
 
 def test_list_records_returns_exactly_the_simulators_records(journey: Journey) -> None:

@@ -70,7 +70,12 @@ const first = await settled();
 if (!first) throw new Error('the first vendors run did not finish');
 out.first = first;
 const all = await listAll({ limit: 25 });
-out.firstList = { pages: all.pages, ids: all.records.map((r) => r.id), sample: all.records[0] };
+out.firstList = {
+    pages: all.pages,
+    ids: all.records.map((r) => r.id),
+    archived: all.records.filter((r) => r.archived === true).length,
+    sample: all.records[0],
+};
 
 // Behind billbridge's back: add one, change one, archive one (both chosen among the live ones).
 const mark = new Date().toISOString();
