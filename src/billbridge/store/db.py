@@ -63,18 +63,25 @@ def create_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT
     return engine
 
 
+def prepare_sqlite_connection(dbapi_connection: Any, *, busy_timeout_ms: int) -> None:
+    """What every billbridge connection to a SQLite file sets first (any SQLite driver)."""
+    # Let SQLAlchemy, not the driver, decide when and how transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when and how transactions begin.
-        dbapi_connection.isolation_level = None
+        prepare_sqlite_connection(dbapi_connection, busy_timeout_ms=busy_timeout_ms)
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA foreign_keys = ON",
-        ):
-            cursor.execute(pragma)
         # A read makes the connection notice a file another connection already switched to WAL.
         cursor.execute("SELECT count(*) FROM sqlite_master")
         cursor.execute("PRAGMA journal_mode")

@@ -38,13 +38,16 @@ NOT_OLDER: Final = (
     "records.source_modified_us IS NULL OR excluded.source_modified_us IS NULL "
     "OR excluded.source_modified_us >= records.source_modified_us"
 )
+_ON_CONFLICT: Final = (
+    "ON CONFLICT (stream_id, external_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
+    + f" WHERE {NOT_OLDER}"
+)
 # Returns one boolean per row: True where it inserted.
 UPSERT: Final = (
     f"INSERT INTO records ({', '.join(COLUMNS)}) "  # noqa: S608 (constant identifiers only)
     f"SELECT * FROM unnest({', '.join(f'%b::{kind}[]' for kind in COLUMNS.values())}) "
-    "ON CONFLICT (stream_id, external_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
-    + f" WHERE {NOT_OLDER}"
+    + _ON_CONFLICT
     # xmax is 0 on a row this statement inserted (not on one it updated).
     + " RETURNING (xmax = 0)"
 )
@@ -54,10 +57,7 @@ _SQLITE_VALUES: Final = ", ".join(f"json_extract(value, '$[{i}]')" for i in rang
 # "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
 UPSERT_SQLITE: Final = (
     f"INSERT INTO records ({', '.join(COLUMNS)}) "  # noqa: S608 (constant identifiers only)
-    f"SELECT {_SQLITE_VALUES} FROM json_each(?) WHERE true "
-    "ON CONFLICT (stream_id, external_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
-    + f" WHERE {NOT_OLDER}"
+    f"SELECT {_SQLITE_VALUES} FROM json_each(?) WHERE true " + _ON_CONFLICT
 )
 
 

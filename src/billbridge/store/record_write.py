@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import update
 from sqlalchemy.engine import URL, Connection
 
+from billbridge.store.db import prepare_sqlite_connection
 from billbridge.store.domain import Clock
 from billbridge.store.models import SyncStateRow
 from billbridge.store.record_bulk import UPSERT, UPSERT_SQLITE, column_arrays, json_rows
@@ -137,6 +138,8 @@ class SqliteWriter:
             url.set(drivername="sqlite+pysqlite"),
             poolclass=sa.pool.StaticPool,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            # A failed statement's message would otherwise carry the records' contents into logs.
+            hide_parameters=True,
         )
         _configure(self._engine, busy_timeout_ms)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billbridge-records")
@@ -158,16 +161,10 @@ class SqliteWriter:
 def _configure(engine: sa.Engine, busy_timeout_ms: int) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy, not the driver, begins transactions, and it begins them IMMEDIATE: a deferred
-        # read-then-write transaction fails at once with SQLITE_BUSY when another wrote meanwhile.
-        dbapi_connection.isolation_level = None
-        for pragma in (
-            f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA foreign_keys = ON",
-        ):
-            dbapi_connection.execute(pragma)
+        prepare_sqlite_connection(dbapi_connection, busy_timeout_ms=busy_timeout_ms)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE: a deferred read-then-write transaction fails at once with SQLITE_BUSY when
+        # another connection wrote meanwhile.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
