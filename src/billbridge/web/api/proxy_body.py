@@ -55,20 +55,15 @@ class Upload:
         chunks, self._chunks = self._chunks[::-1], []
         while chunks:
             yield chunks.pop()  # the first megabyte, let go of piece by piece
-        while True:
-            message = await self._receive()
-            if message["type"] != "http.request":
-                self.failure = CallerGoneError()
-                raise self.failure
-            chunk: bytes = message.get("body", b"")
-            self._seen += len(chunk)
-            if self._seen > self._limit:
-                self.failure = too_large(self._limit)
-                raise self.failure
+        more = True
+        while more:
+            try:
+                chunk, self._seen, more = await _next_chunk(self._receive, self._seen, self._limit)
+            except (BodyTooLargeError, CallerGoneError) as exc:
+                self.failure = exc
+                raise
             if chunk:
                 yield chunk
-            if not message.get("more_body", False):
-                return
 
 
 async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes | Upload:
@@ -100,24 +95,30 @@ async def _hold(
     """The body if it ends within ``most`` bytes, else the chunks read so far and their length."""
     if declared is not None and declared > limit:
         raise too_large(limit)
+    body, seen, more = await _next_chunk(receive, 0, limit)
+    if not more:
+        return body  # the usual case: the whole body (or none) in one message
+    chunks = [body]
+    while seen <= most:
+        chunk, seen, more = await _next_chunk(receive, seen, limit)
+        chunks.append(chunk)
+        if not more:
+            return b"".join(chunks)
+    return chunks, seen
+
+
+async def _next_chunk(receive: Receive, seen: int, limit: int) -> tuple[bytes, int, bool]:
+    """The body's next piece, the bytes seen with it, and whether more follow.
+
+    Raises:
+        BodyTooLargeError: the bytes seen pass ``limit``.
+        CallerGoneError: the caller left before its body was whole.
+    """
     message = await receive()
     if message["type"] != "http.request":
         raise CallerGoneError()
-    body: bytes = message.get("body", b"")
-    if len(body) > limit:
+    chunk: bytes = message.get("body", b"")
+    seen += len(chunk)
+    if seen > limit:
         raise too_large(limit)
-    if not message.get("more_body", False):
-        return body  # the usual case: the whole body (or none) in one message
-    chunks, seen = [body], len(body)
-    while seen <= most:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise CallerGoneError()
-        chunk = message.get("body", b"")
-        seen += len(chunk)
-        if seen > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-    return chunks, seen
+    return chunk, seen, bool(message.get("more_body", False))
