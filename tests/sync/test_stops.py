@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from sync_harness import SyncHarness
 
 
-def _set_password(harness: SyncHarness, username: str, password: str) -> None:
-    state = harness.app.state.sim
-    organizations = tuple(
-        dataclasses.replace(
-            org,
-            users=tuple(
-                dataclasses.replace(user, password=password) if user.username == username else user
-                for user in org.users
-            ),
-        )
-        for org in state.world.organizations
-    )
-    state.world = dataclasses.replace(state.world, organizations=organizations)
+async def _set_password(harness: SyncHarness, username: str, password: str) -> None:
+    """The user changed their password at BILL (the simulator's control surface)."""
+    body = {"action": "change_password", "username": username, "password": password}
+    (await harness.sim.post("/_sim/users", json=body)).raise_for_status()
 
 
 async def test_rejected_credentials_stop_every_sync_of_the_connection(harness: SyncHarness) -> None:
     conn = await harness.link()
     await harness.run(conn, "vendors")
     await harness.run(conn, "bills")
-    _set_password(harness, conn.credentials.username, "changed-elsewhere")
+    await _set_password(harness, conn.credentials.username, "changed-elsewhere")
     (await harness.sim.post("/_sim/sessions/invalidate")).raise_for_status()
 
     result = await harness.run(conn, "vendors")

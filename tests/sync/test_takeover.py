@@ -8,17 +8,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from worker_stack import BILLBRIDGE, READY, link, runs
+from worker_stack import cluster, link, runs
 
-from fixtures_db import TEST_KEY_LINE, libpq_dsn
-from support.processes import Running, free_port, start, wait_http
+from fixtures_db import libpq_dsn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -48,43 +46,11 @@ def _records(api: str, secret_key: str, connection_id: str) -> list[dict[str, An
 
 
 def test_a_live_worker_takes_over_the_runs_of_a_dead_one(tmp_path: Path, postgres_database_url: str) -> None:
-    simulator = start(
-        [BILLBRIDGE, "simulator", "--port", "0", "--records", str(RECORDS), "--latency-ms", "120"],
-        log=tmp_path / "sim.log",
-        ready=READY,
-    )
-    sim = simulator.ready.group(1)
-    secret_key = str(uuid.uuid4())
-    env = {
-        "BILLBRIDGE_DATABASE_URL": postgres_database_url,
-        "BILLBRIDGE_ENCRYPTION_KEY": TEST_KEY_LINE,
-        "BILLBRIDGE_SECRET_KEY": secret_key,
-        "BILLBRIDGE_BILL_SANDBOX_URL": sim,
-        "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
-        "BILLBRIDGE_SYNC_DEFAULTS": "vendors",
-        "BILLBRIDGE_WORKER_TAKEOVER_SECONDS": str(TAKEOVER_SECONDS),
-    }
-    processes: list[Running] = [simulator]
-    workers: dict[str, Running] = {}
+    simulator_args = ["--records", str(RECORDS), "--latency-ms", "120"]
+    env = {"BILLBRIDGE_SYNC_DEFAULTS": "vendors", "BILLBRIDGE_WORKER_TAKEOVER_SECONDS": str(TAKEOVER_SECONDS)}
     dsn = libpq_dsn(postgres_database_url)
-    try:
-        server = start(
-            [BILLBRIDGE, "serve", "--port", "0"],
-            log=tmp_path / "serve.log",
-            ready=READY,
-            env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / "data-serve")},
-        )
-        processes.append(server)
-        api = server.ready.group(1)
-        wait_http(f"{api}/health")
-        for name in ("w1", "w2"):
-            workers[name] = start(
-                [BILLBRIDGE, "worker", "--id", name],
-                log=tmp_path / f"{name}.log",
-                ready=r"running syncs",
-                env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}")},
-            )
-            processes.append(workers[name])
+    with cluster(tmp_path, postgres_database_url, simulator_args=simulator_args, env=env) as stack:
+        sim, api, secret_key, workers = stack.sim, stack.api, stack.secret_key, stack.workers
         world = httpx.get(f"{sim}/_sim/world", timeout=10).json()
         connection_id = link(api, secret_key, world, 0)  # its first vendors run is queued
 
@@ -131,6 +97,3 @@ def test_a_live_worker_takes_over_the_runs_of_a_dead_one(tmp_path: Path, postgre
         missing_pages = -(-(RECORDS - partial) // (PAGE - 1))
         assert requests_after - requests_before <= missing_pages + 8 + 2
         assert time.monotonic() - killed_at < 120
-    finally:
-        for process in reversed(processes):
-            process.stop()

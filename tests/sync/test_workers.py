@@ -6,17 +6,16 @@ from __future__ import annotations
 import itertools
 import subprocess
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import httpx
 import pytest
-from worker_stack import BILLBRIDGE, READY, link
+from worker_stack import BILLBRIDGE, cluster, link
 from worker_stack import runs as sync_runs
 
-from fixtures_db import TEST_KEY_LINE, libpq_dsn
-from support.processes import Running, clean_environ, free_port, start, wait_http
+from fixtures_db import libpq_dsn
+from support.processes import clean_environ
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -25,55 +24,13 @@ SYNCS = ["vendors", "bills", "customers"]
 
 
 def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_database_url: str) -> None:
-    simulator = start(
-        [
-            BILLBRIDGE,
-            "simulator",
-            "--port",
-            "0",
-            "--records",
-            "400",
-            "--latency-ms",
-            "40",
-            "--organizations",
-            str(ORGS),
-        ],
-        log=tmp_path / "sim.log",
-        ready=READY,
-    )
-    secret_key = str(uuid.uuid4())
-    sim = simulator.ready.group(1)
-    env = {
-        "BILLBRIDGE_DATABASE_URL": postgres_database_url,
-        "BILLBRIDGE_ENCRYPTION_KEY": TEST_KEY_LINE,
-        "BILLBRIDGE_SECRET_KEY": secret_key,
-        "BILLBRIDGE_BILL_SANDBOX_URL": sim,
-        "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
-        "BILLBRIDGE_SYNC_DEFAULTS": ",".join(SYNCS),
-    }
-    processes: list[Running] = [simulator]
-    try:
-        server = start(
-            [BILLBRIDGE, "serve", "--port", "0"],
-            log=tmp_path / "serve.log",
-            ready=READY,
-            env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / "data-serve")},
-        )
-        processes.append(server)
-        api = server.ready.group(1)
-        wait_http(f"{api}/health")
-        for name in ("w1", "w2"):
-            processes.append(
-                start(
-                    [BILLBRIDGE, "worker", "--id", name],
-                    log=tmp_path / f"{name}.log",
-                    ready=r"running syncs",
-                    env={**env, "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}")},
-                )
-            )
+    simulator_args = ["--records", "400", "--latency-ms", "40", "--organizations", str(ORGS)]
+    env = {"BILLBRIDGE_SYNC_DEFAULTS": ",".join(SYNCS)}
+    with cluster(tmp_path, postgres_database_url, simulator_args=simulator_args, env=env) as stack:
+        sim, api, secret_key = stack.sim, stack.api, stack.secret_key
         twin = subprocess.run(
             [BILLBRIDGE, "worker", "--id", "w1"],
-            env=clean_environ(**env, BILLBRIDGE_DATA_DIR=str(tmp_path / "data-twin")),
+            env=clean_environ(**stack.env, BILLBRIDGE_DATA_DIR=str(tmp_path / "data-twin")),
             capture_output=True,
             text=True,
             timeout=60,
@@ -134,6 +91,3 @@ def test_two_workers_share_the_work_and_never_overlap(tmp_path: Path, postgres_d
                     timeout=30,
                 ).json()["records"]
                 assert len(records) == len(expected["results"]), (connection_id, name)
-    finally:
-        for process in reversed(processes):
-            process.stop()

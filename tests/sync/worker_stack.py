@@ -4,14 +4,78 @@ sync runs DBOS keeps in PostgreSQL."""
 from __future__ import annotations
 
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
+from fixtures_db import TEST_KEY_LINE
+from support.processes import Running, free_port, start, wait_http
+
 BILLBRIDGE = str(Path(sys.executable).parent / "billbridge")
 READY = r"listening on (http://127\.0\.0\.1:\d+)"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The simulator, ``billbridge serve`` (queueing only) and workers ``w1`` and ``w2`` on one
+    PostgreSQL, each a process on loopback."""
+
+    sim: str
+    api: str
+    secret_key: str
+    env: dict[str, str]
+    workers: dict[str, Running]
+
+
+@contextmanager
+def cluster(
+    tmp_path: Path, database_url: str, *, simulator_args: list[str], env: dict[str, str]
+) -> Iterator[Cluster]:
+    """Start the processes of a :class:`Cluster` (``env`` added to every billbridge process's);
+    stop them all, in reverse, when the block ends."""
+    simulator = start(
+        [BILLBRIDGE, "simulator", "--port", "0", *simulator_args], log=tmp_path / "sim.log", ready=READY
+    )
+    processes: list[Running] = [simulator]
+    try:
+        sim = simulator.ready.group(1)
+        secret_key = str(uuid.uuid4())
+        common = {
+            "BILLBRIDGE_DATABASE_URL": database_url,
+            "BILLBRIDGE_ENCRYPTION_KEY": TEST_KEY_LINE,
+            "BILLBRIDGE_SECRET_KEY": secret_key,
+            "BILLBRIDGE_BILL_SANDBOX_URL": sim,
+            "BILLBRIDGE_BILL_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
+            **env,
+        }
+        server = start(
+            [BILLBRIDGE, "serve", "--port", "0"],
+            log=tmp_path / "serve.log",
+            ready=READY,
+            env={**common, "BILLBRIDGE_DATA_DIR": str(tmp_path / "data-serve")},
+        )
+        processes.append(server)
+        api = server.ready.group(1)
+        wait_http(f"{api}/health")
+        workers: dict[str, Running] = {}
+        for name in ("w1", "w2"):
+            workers[name] = start(
+                [BILLBRIDGE, "worker", "--id", name],
+                log=tmp_path / f"{name}.log",
+                ready=r"running syncs",
+                env={**common, "BILLBRIDGE_DATA_DIR": str(tmp_path / f"data-{name}")},
+            )
+            processes.append(workers[name])
+        yield Cluster(sim=sim, api=api, secret_key=secret_key, env=common, workers=workers)
+    finally:
+        for process in reversed(processes):
+            process.stop()
 
 
 def link(api: str, secret_key: str, world: dict[str, Any], org_index: int) -> str:
