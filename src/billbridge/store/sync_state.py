@@ -151,6 +151,12 @@ class SyncStateRepository:
         async with self._db.session() as session:
             return [_to_domain(row, cid, pck) for row, cid, pck in (await session.execute(query)).all()]
 
+    async def any_enabled(self) -> bool:
+        """Whether any connection has a sync whose schedule is on."""
+        query = select(SyncStateRow.connection_pk).where(SyncStateRow.enabled.is_(True)).limit(1)
+        async with self._db.session() as session:
+            return (await session.execute(query)).first() is not None
+
     async def set_enabled(self, connection_pk: int, names: Collection[str], *, enabled: bool) -> int:
         """Start (enabled) or pause the schedule of the named syncs; returns how many matched."""
         return await self._update(connection_pk, names, enabled=enabled)

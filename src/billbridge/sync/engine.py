@@ -8,6 +8,11 @@ and enqueues the syncs that are due (their ``next_scheduled_at`` has passed): on
 the number of connections, where a DBOS schedule per (connection, sync) would cost a thread per
 schedule in every process. On PostgreSQL, processes that run syncs take over the runs of a process
 that died (see ``takeover``).
+
+The embedded server (SQLite) launches DBOS only once there is sync work: an enabled sync or an
+unfinished run. DBOS's threads poll its database several times a second and take the interpreter
+lock from the event loop each time, which costs a server that only proxies a few milliseconds of
+tail latency for nothing. Until then the server looks for work once a minute, as the tick would.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+import anyio.to_thread
 import structlog
 from dbos import DBOS
 
@@ -24,7 +30,7 @@ from billbridge.errors import BillbridgeError
 from billbridge.store import Connection, Frequency, parse_frequency
 from billbridge.sync import runstate, steps
 from billbridge.sync.definitions import get_sync
-from billbridge.sync.launch import DbosOptions, launch_dbos, shutdown_dbos
+from billbridge.sync.launch import DbosOptions, has_unfinished_workflows, launch_dbos, shutdown_dbos
 from billbridge.sync.plan import SyncPlan
 from billbridge.sync.queueing import QUEUE, TICK_QUEUE, Enqueued, enqueue
 from billbridge.sync.runstate import is_due
@@ -56,6 +62,8 @@ class SyncEngine:
             the next tick of a running server or worker picks up.
         plan: the syncs a new connection starts with, unless ``plans`` has one for its integration.
         plans: per integration key (``bill``, ``bill-sandbox``), the plan of its new connections.
+        idle_check_every: seconds between looks for sync work while the embedded server has not
+            launched DBOS (a connection linked by another process, an unpaused sync).
     """
 
     def __init__(
@@ -65,64 +73,130 @@ class SyncEngine:
         *,
         plan: SyncPlan,
         plans: Mapping[str, SyncPlan] | None = None,
+        idle_check_every: float = 60.0,
     ) -> None:
         self.context = context
         self.options = options
         self.plan = plan
         self.plans = dict(plans or {})
-        self._launched = False
+        self.idle_check_every = idle_check_every
+        self._launched = False  # DBOS is up and the queues are registered
+        self._dbos_up = False
+        self._launching = asyncio.Lock()
         self._lock: ExecutorLock | None = None
         self._takeover: asyncio.Task[None] | None = None
+        self._idle_watch: asyncio.Task[None] | None = None
 
     @property
     def is_launched(self) -> bool:
+        """Whether DBOS runs in this process now."""
         return self._launched
+
+    @property
+    def can_run(self) -> bool:
+        """Whether this process queues runs (launching DBOS at the first one if it waits for work)."""
+        return self.options is not None
 
     def plan_for(self, integration: str | None) -> SyncPlan:
         """The plan of new connections of ``integration`` (the global plan if it has none)."""
         return self.plans.get(integration or "", self.plan)
 
     async def start(self) -> None:
-        """Launch DBOS (recovering this process's interrupted runs) and set up the queues and tick.
+        """Launch DBOS (recovering this process's interrupted runs) and set up the queues and tick,
+        or, for the embedded server with no sync work yet, watch for work and launch when it comes.
 
         On PostgreSQL the process holds its executor id (a lock that dies with it), and if it runs
         syncs it keeps taking over the runs of processes that died.
         """
         if self.options is None:
             return
-        if not self.options.is_sqlite:
-            self._lock = ExecutorLock(self.options.system_database_url, self.options.executor_id)
+        if self._waits_for_work(self.options) and not await self._has_work(self.options):
+            log.info("sync_engine_idle", check_every=self.idle_check_every)
+            self._idle_watch = asyncio.create_task(self._watch_for_work(self.options))
+            return
+        await self._launch(self.options)
+
+    async def wake(self) -> None:
+        """Launch DBOS now if this process can run syncs and has not yet (there is work for it)."""
+        if self.options is None or self._launched:
+            return
+        async with self._launching:
+            if not self._launched:
+                await self._launch(self.options)
+        if self._idle_watch is not None and self._idle_watch is not asyncio.current_task():
+            self._idle_watch.cancel()
+            await asyncio.gather(self._idle_watch, return_exceptions=True)
+        self._idle_watch = None
+
+    @staticmethod
+    def _waits_for_work(options: DbosOptions) -> bool:
+        """The embedded server waits for work; workers and PostgreSQL API processes launch at once."""
+        return options.is_sqlite and options.run_syncs
+
+    async def _has_work(self, options: DbosOptions) -> bool:
+        """An enabled sync (its schedule needs the tick) or a run left unfinished (to resume)."""
+        if await self.context.states.any_enabled():
+            return True
+        # anyio's threads: once DBOS has run in this process, the loop's default executor is its
+        # pool, shut down with it.
+        return await anyio.to_thread.run_sync(has_unfinished_workflows, options.system_database_url)
+
+    async def _watch_for_work(self, options: DbosOptions) -> None:
+        while True:
+            await asyncio.sleep(self.idle_check_every)
+            try:
+                found = await self._has_work(options)
+            except Exception as exc:  # the database is busy or restarting: look again next time
+                log.warning("sync_work_check_failed", error=type(exc).__name__)
+                continue
+            if found:
+                log.info("sync_engine_woken")
+                try:
+                    await self.wake()
+                except Exception as exc:
+                    log.error("sync_engine_launch_failed", error=type(exc).__name__)
+                    continue
+                return
+
+    async def _launch(self, options: DbosOptions) -> None:
+        if not options.is_sqlite:
+            self._lock = ExecutorLock(options.system_database_url, options.executor_id)
             await self._lock.acquire()
         steps.install(self.context)
-        runs = self.options.run_syncs
+        runs = options.run_syncs
         try:
-            await launch_dbos(self.options, queues=[QUEUE, TICK_QUEUE] if runs else [])
+            await launch_dbos(options, queues=[QUEUE, TICK_QUEUE] if runs else [])
+            self._dbos_up = True
+            await self._register(options)
         except BaseException:
-            await self.stop()
+            await self._release()
             raise
+        if runs and self._lock is not None and options.takeover_interval > 0:
+            self._takeover = asyncio.create_task(self._take_over(self._lock, options.takeover_interval))
+        # Last: a trigger that sees this goes straight to the queues.
         self._launched = True
+
+    async def _register(self, options: DbosOptions) -> None:
         await DBOS.register_queue_async(
             QUEUE,
-            worker_concurrency=self.options.worker_concurrency,
+            worker_concurrency=options.worker_concurrency,
             partition_concurrency=1,
-            polling_interval_sec=self.options.polling_interval,
+            polling_interval_sec=options.polling_interval,
         )
         await DBOS.register_queue_async(
-            TICK_QUEUE, worker_concurrency=1, polling_interval_sec=self.options.polling_interval
+            TICK_QUEUE, worker_concurrency=1, polling_interval_sec=options.polling_interval
         )
-        if self.options.tick_cron:
+        if options.tick_cron:
             await DBOS.apply_schedules_async(
                 [
                     {
                         "schedule_name": TICK_SCHEDULE,
                         "workflow_fn": tick,
-                        "schedule": self.options.tick_cron,
+                        "schedule": options.tick_cron,
                         "queue_name": TICK_QUEUE,
                     }
                 ]
             )
-        if runs and self._lock is not None and self.options.takeover_interval > 0:
-            self._takeover = asyncio.create_task(self._take_over(self._lock, self.options.takeover_interval))
 
     async def _take_over(self, lock: ExecutorLock, every: float) -> None:
         """Every ``every`` seconds: keep this process's id, and take over the runs of dead processes."""
@@ -141,12 +215,20 @@ class SyncEngine:
     async def stop(self) -> None:
         """Stop DBOS; runs in flight stay PENDING and resume when a process with this id starts,
         or when a live process takes them over."""
+        if self._idle_watch is not None:
+            self._idle_watch.cancel()
+            await asyncio.gather(self._idle_watch, return_exceptions=True)
+            self._idle_watch = None
+        await self._release()
+
+    async def _release(self) -> None:
         if self._takeover is not None:
             self._takeover.cancel()
             await asyncio.gather(self._takeover, return_exceptions=True)
             self._takeover = None
-        if self._launched:
-            self._launched = False
+        self._launched = False
+        if self._dbos_up:
+            self._dbos_up = False
             await shutdown_dbos()
         steps.install(None)
         if self._lock is not None:
@@ -163,10 +245,11 @@ class SyncEngine:
     ) -> list[Enqueued]:
         """Queue a run of each named sync: one at a time per (connection, sync), and one more after
         a run that is going when the trigger arrives."""
-        if not self._launched:
+        if self.options is None:
             raise SyncsUnavailableError(
                 "this process runs no sync engine (start `billbridge serve` or a `billbridge worker`)"
             )
+        await self.wake()
         return [await enqueue(connection_pk, name, full=full) for name in names]
 
     async def start_defaults(self, conn: Connection) -> list[Enqueued]:
@@ -175,7 +258,7 @@ class SyncEngine:
         planned = plan.for_connection(has_api_token=conn.credentials.api_token is not None)
         for definition, every in planned:
             await runstate.ensure_state(self.context.states, conn.pk, definition.name, every)
-        if not self._launched:
+        if self.options is None or not planned:
             return []
         return await self.trigger(conn.pk, [d.name for d, _ in planned])
 

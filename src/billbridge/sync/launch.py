@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,6 +84,26 @@ class DbosOptions:
             executor_id=executor_id,
             takeover_interval=settings.worker_takeover_seconds,
         )
+
+
+def has_unfinished_workflows(system_database_url: str) -> bool:
+    """Whether DBOS's SQLite database holds a workflow not yet finished (queued, running or
+    delayed), read without launching DBOS; False when the file or its tables do not exist yet."""
+    path = make_url(system_database_url).database
+    if not path or not Path(path).exists():
+        return False
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM workflow_status WHERE status IN ('PENDING', 'ENQUEUED', 'DELAYED') LIMIT 1"
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return False
+        raise
+    finally:
+        conn.close()
+    return found is not None
 
 
 async def launch_dbos(options: DbosOptions, *, queues: list[str]) -> None:

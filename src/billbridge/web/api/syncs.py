@@ -45,8 +45,11 @@ class SyncControl(Protocol):
     """What the routes need of the sync engine."""
 
     @property
-    def is_launched(self) -> bool:
+    def can_run(self) -> bool:
         """Whether this process can queue runs."""
+
+    async def wake(self) -> None:
+        """Make sure the engine runs (it may wait for a first sync before launching)."""
 
     async def trigger(
         self, connection_pk: int, names: Iterable[str], *, full: bool = False
@@ -94,9 +97,9 @@ class FrequencyBody(_Strict):
 
 
 def _engine(services: Runtime) -> SyncControl:
-    """The sync engine, if this process launched one (a server always does)."""
+    """The sync engine, if this process runs one (a server always does)."""
     engine: SyncControl = services.syncs
-    if not engine.is_launched:
+    if not engine.can_run:
         raise ApiError(503, "syncs_unavailable", "This process runs no sync engine; use billbridge serve.")
     return engine
 
@@ -139,16 +142,8 @@ async def trigger(request: Request, services: RuntimeDep) -> dict[str, Any]:
         if clear:
             await services.records.delete_model_records(state.connection_pk, state.model)
         by_connection.setdefault(state.connection_pk, []).append(state.name)
-    try:
-        for connection_pk, names in by_connection.items():
-            await engine.trigger(connection_pk, names, full=full or clear)
-    except RuntimeError:
-        # The engine is not launched in this process (the sync role is "none").
-        raise ApiError(
-            503,
-            "syncs_unavailable",
-            "This process runs no sync engine; trigger syncs through billbridge serve.",
-        ) from None
+    for connection_pk, names in by_connection.items():
+        await engine.trigger(connection_pk, names, full=full or clear)
     return {"success": True}
 
 
@@ -183,6 +178,9 @@ async def _schedule(request: Request, services: Runtime, *, enabled: bool) -> di
         by_connection.setdefault(state.connection_pk, []).append(state.name)
     for connection_pk, names in by_connection.items():
         await services.sync_states.set_enabled(connection_pk, names, enabled=enabled)
+    if enabled and by_connection:
+        # An embedded server with no sync on so far has not launched its engine: the tick needs it.
+        await services.syncs.wake()
     return {"success": True}
 
 
