@@ -4,18 +4,17 @@ PostgreSQL gets the columns as binary arrays, unnested server-side. Measured aga
 staging table (three round trips) and one statement per row, this is the fastest for BILL-sized
 pages (100 records): one round trip, no text parsing of arrays.
 
-SQLite gets the rows as one JSON array, read by ``json_each``. An ``executemany`` steps the
-statement once per row, and the driver lets go of the interpreter lock around every step: with
-the sync engine's other threads busy, each row then waits up to a switch interval (5 ms) to get it
-back. One statement is one step.
+SQLite gets the rows as one multi-row ``VALUES`` statement (``record_sqlite``). An
+``executemany`` steps the statement once per row, and the driver lets go of the interpreter lock
+around every step: with the sync engine's other threads busy, each row then waits up to a switch
+interval (5 ms) to get it back. One statement is one step; rows read from one JSON array by
+``json_each`` cost SQLite a parse of the row per column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
-
-import orjson
 
 # Every column of a row and its PostgreSQL type; first_seen_us is written only when a record is new.
 COLUMNS: Final = {
@@ -38,7 +37,7 @@ NOT_OLDER: Final = (
     "records.source_modified_us IS NULL OR excluded.source_modified_us IS NULL "
     "OR excluded.source_modified_us >= records.source_modified_us"
 )
-_ON_CONFLICT: Final = (
+ON_CONFLICT: Final = (
     "ON CONFLICT (stream_id, external_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
     + f" WHERE {NOT_OLDER}"
@@ -47,23 +46,10 @@ _ON_CONFLICT: Final = (
 UPSERT: Final = (
     f"INSERT INTO records ({', '.join(COLUMNS)}) "  # noqa: S608 (constant identifiers only)
     f"SELECT * FROM unnest({', '.join(f'%b::{kind}[]' for kind in COLUMNS.values())}) "
-    + _ON_CONFLICT
+    + ON_CONFLICT
     # xmax is 0 on a row this statement inserted (not on one it updated).
     + " RETURNING (xmax = 0)"
 )
-
-
-_SQLITE_VALUES: Final = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(COLUMNS)))
-# "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
-UPSERT_SQLITE: Final = (
-    f"INSERT INTO records ({', '.join(COLUMNS)}) "  # noqa: S608 (constant identifiers only)
-    f"SELECT {_SQLITE_VALUES} FROM json_each(?) WHERE true " + _ON_CONFLICT
-)
-
-
-def json_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """The parameter of :data:`UPSERT_SQLITE`: ``rows`` as a JSON array of arrays (:data:`COLUMNS` order)."""
-    return orjson.dumps([[row[column] for column in COLUMNS] for row in rows]).decode()
 
 
 def column_arrays(rows: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:

@@ -12,6 +12,7 @@ changed is written, with the stream's change counter locked so changes commit in
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,8 +29,9 @@ from billbridge.store.db import DEFAULT_BUSY_TIMEOUT_MS, Database, sqlite_file
 from billbridge.store.domain import Clock, utc_now
 from billbridge.store.record_diff import PageCounts, is_archived, prepare
 from billbridge.store.record_pages import DEFAULT_LIMIT, RecordPage, read_page
+from billbridge.store.record_sqlite import SqliteWriter, write_page_sqlite
 from billbridge.store.record_statements import RECORDS, STREAMS, RecordStatements
-from billbridge.store.record_write import MissingSyncError, PageWrite, SqliteWriter, write_page
+from billbridge.store.record_write import MissingSyncError, PageWrite, write_page
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
 
@@ -78,16 +81,17 @@ class RecordRepository:
             run_id=run_id,
             checkpoint=checkpoint,
             clock=self._clock,
-            postgres=self._db.is_postgres,
         )
         try:
             writer = self._writer()
             if writer is not None:
-                return await writer.run(partial(write_page, page=page))
+                return await writer.run(partial(write_page_sqlite, page=page))
             async with self._db.transaction() as session:
                 conn = await session.connection()
-                return await conn.run_sync(write_page, page)
-        except IntegrityError:
+                if self._db.is_postgres:
+                    return await conn.run_sync(write_page, page)
+                return await conn.run_sync(_write_sqlite_through, page)
+        except (IntegrityError, sqlite3.IntegrityError):
             raise NotFoundError(f"connection {connection_pk} does not exist") from None
         except MissingSyncError as exc:
             raise NotFoundError(str(exc)) from None
@@ -221,6 +225,14 @@ class RecordRepository:
             await session.execute(delete(RECORDS).where(RECORDS.c.stream_id.in_(streams)))
             await session.execute(delete(STREAMS).where(STREAMS.c.connection_pk == connection_pk))
             return int(total or 0)
+
+
+def _write_sqlite_through(conn: Connection, page: PageWrite) -> PageCounts:
+    """A page write on a SQLite database that is not a file (in memory): through its own driver."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor: Any = raw.cursor()
+    return write_page_sqlite(cursor, page)
 
 
 async def _find_stream(conn: AsyncConnection, connection_pk: int, model: str) -> int | None:
