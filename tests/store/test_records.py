@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from billbridge.errors import NotFoundError, ValidationError
 from billbridge.store import ConnectionRepository, Database
 from billbridge.store.record_pages import decode_cursor
 from billbridge.store.records import PageCounts, RecordRepository
+from billbridge.store.walks import WalkPosition
 
 
 def vendor(
@@ -275,3 +277,25 @@ async def test_emptying_one_model_keeps_the_others(records: RecordRepository, co
     assert await records.upsert_page(conn_pk, "Vendor", [vendor(1)]) == PageCounts(added=1)
     (again,) = await all_records(records, conn_pk, cursor=last_cursor)
     assert decode_cursor(again["_nango_metadata"]["cursor"]) > decode_cursor(last_cursor)
+
+
+async def test_a_page_saves_its_walk_position_with_its_changes(
+    records: RecordRepository, conn_pk: int
+) -> None:
+    before = WalkPosition("walk-1", "run-1", step=3, next={"since": "a"}, records=2, pages=1)
+    before = before.after(2, 0, 0)
+    following = replace(before, next={"since": "b"}, high="h", records=5, pages=2)
+    page = [vendor(1), vendor(2, archived=True), vendor(3)]
+    assert await records.upsert_page(conn_pk, "Vendor", page, run_id="run-1", walk=following) == PageCounts(
+        added=2, deleted=1
+    )
+    saved = await records.walk("walk-1")
+    assert saved == replace(following, counts={"added": 4, "updated": 0, "deleted": 1})
+    # A refused page moves nothing, its walk position included.
+    with pytest.raises(ValidationError):
+        await records.upsert_page(conn_pk, "Vendor", [{"name": "no id"}], walk=replace(following, pages=3))
+    assert await records.walk("walk-1") == saved
+    await records.forget_walks("run-2")
+    assert await records.walk("walk-1") == saved
+    await records.forget_walks("run-1")
+    assert await records.walk("walk-1") is None

@@ -27,6 +27,7 @@ TABLES = {
     "record_streams",
     "records",
     "sync_states",
+    "sync_walks",
 }
 
 
@@ -76,7 +77,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert list((location / "versions").glob("r0004_*.py"))
     assert list((location / "versions").glob("r0005_*.py"))
     assert list((location / "versions").glob("r0008_*.py"))
-    assert head_revision() == "0008"
+    assert list((location / "versions").glob("r0009_*.py"))
+    assert head_revision() == "0009"
 
 
 def test_alembic_commands_work_without_a_shared_connection(tmp_path: Path) -> None:

@@ -194,6 +194,23 @@ class RecordRow(Base):
     seen_run: Mapped[str | None] = mapped_column(String(128))
 
 
+class SyncWalkRow(Base):
+    """Where one walk of a sync run stands: the position after its last stored page.
+
+    Written in the transaction of every page the walk stores, so a run resumed after a crash
+    starts after the last stored page even when the step that stored it was not recorded yet
+    (``store/walks.py``). Deleted when the run ends.
+    """
+
+    __tablename__ = "sync_walks"
+
+    walk_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(128))
+    connection_pk: Mapped[int] = mapped_column(BigIntId, ForeignKey("connections.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(Text)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
 class SyncStateRow(Base):
     """The state of one sync (name) of one connection: schedule, last run, checkpoint."""
 

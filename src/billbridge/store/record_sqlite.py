@@ -29,6 +29,7 @@ from billbridge.store.record_bulk import COLUMNS, ON_CONFLICT
 from billbridge.store.record_diff import PageCounts, Stored, diff, stamp
 from billbridge.store.record_write import MissingSyncError, PageWrite
 from billbridge.store.sqltypes import to_micros
+from billbridge.store.walks import SAVE_SQLITE
 
 T = TypeVar("T")
 
@@ -119,6 +120,10 @@ def write_page_sqlite(cursor: Cursor, page: PageWrite) -> PageCounts:
             raise MissingSyncError(
                 f"sync {page.checkpoint.name!r} of connection {page.connection_pk} does not exist"
             )
+    if page.walk is not None:
+        walk = page.walk.after(counts.added, counts.updated, counts.deleted)
+        params = walk.save_params(page.connection_pk, to_micros(page.clock()))
+        cursor.execute(SAVE_SQLITE, tuple(params.values()))
     return counts
 
 

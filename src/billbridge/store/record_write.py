@@ -1,5 +1,5 @@
 """Writing one page of records to PostgreSQL in one transaction: the diff read, the stream's change
-counter, the rows and the checkpoint.
+counter, the rows, the checkpoint and the walk's position.
 
 The transaction is one synchronous function over a SQLAlchemy ``Connection``, run through
 ``AsyncConnection.run_sync`` (psycopg is asynchronous itself). SQLite has its own writer
@@ -22,6 +22,7 @@ from billbridge.store.record_diff import Incoming, PageCounts, Stored, diff, sta
 from billbridge.store.record_statements import STREAMS, RecordStatements
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
+from billbridge.store.walks import SAVE, WalkPosition
 
 # Ids per statement when reading stored hashes (well under SQLite's and psycopg's bind limits).
 CHUNK: Final = 5_000
@@ -42,6 +43,7 @@ class PageWrite:
     run_id: str | None
     checkpoint: SyncCheckpoint | None
     clock: Clock
+    walk: WalkPosition | None = None
 
 
 def write_page(conn: Connection, page: PageWrite) -> PageCounts:
@@ -76,6 +78,9 @@ def write_page(conn: Connection, page: PageWrite) -> PageCounts:
         conn.execute(sql.mark_seen, {**key, "b_ids": chunk, "b_run_id": page.run_id})
     if page.checkpoint is not None:
         _write_checkpoint(conn, page.connection_pk, page.checkpoint, page.clock)
+    if page.walk is not None:
+        walk = page.walk.after(counts.added, counts.updated, counts.deleted)
+        conn.execute(SAVE, walk.save_params(page.connection_pk, to_micros(page.clock())))
     return counts
 
 

@@ -34,6 +34,7 @@ from billbridge.store.record_statements import RECORDS, STREAMS, RecordStatement
 from billbridge.store.record_write import MissingSyncError, PageWrite, write_page
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
+from billbridge.store.walks import WalkPosition, forget_run, read_walk
 
 __all__ = ["PageCounts", "RecordPage", "RecordRepository", "is_archived"]
 
@@ -60,6 +61,7 @@ class RecordRepository:
         archived: Callable[[Mapping[str, Any]], bool] = is_archived,
         run_id: str | None = None,
         checkpoint: SyncCheckpoint | None = None,
+        walk: WalkPosition | None = None,
     ) -> PageCounts:
         """Store one page of records in one transaction and say what changed.
 
@@ -67,7 +69,8 @@ class RecordRepository:
         DELETED (payload kept, ``deleted_at`` set), restored ones UPDATED; an unchanged payload is
         not rewritten, and neither is a payload older (by ``modified_field``) than the stored one.
         ``run_id`` marks every record of the page as seen by that run (for
-        :meth:`mark_missing_deleted`); ``checkpoint`` is saved in the same transaction.
+        :meth:`mark_missing_deleted`); ``checkpoint`` and the position of the ``walk`` that
+        stored the page are saved in the same transaction.
 
         Raises:
             ValidationError: a record has no ``id_field`` or is not JSON-serialisable.
@@ -81,6 +84,7 @@ class RecordRepository:
             run_id=run_id,
             checkpoint=checkpoint,
             clock=self._clock,
+            walk=walk,
         )
         try:
             writer = self._writer()
@@ -105,6 +109,17 @@ class RecordRepository:
             writer = _WRITERS[self._db] = SqliteWriter(self._db.url, busy_timeout_ms=DEFAULT_BUSY_TIMEOUT_MS)
             weakref.finalize(self._db, writer.close)
         return writer
+
+    async def walk(self, walk_id: str) -> WalkPosition | None:
+        """Where a walk stands after its last stored page (None: it stored none, or its run ended)."""
+        async with self._db.session() as session:
+            found = (await session.execute(read_walk(walk_id))).one_or_none()
+        return None if found is None else WalkPosition.from_text(walk_id, found.run_id, found.position)
+
+    async def forget_walks(self, run_id: str) -> None:
+        """Delete the positions of a run's walks (the run has ended)."""
+        async with self._db.transaction() as session:
+            await session.execute(forget_run(run_id))
 
     async def mark_missing_deleted(
         self, connection_pk: int, model: str, run_id: str, *, batch: int = 1_000

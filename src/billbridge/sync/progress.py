@@ -38,5 +38,5 @@ class RunProgress:
             for step in recorded:
                 output = step["output"]
                 if step["function_name"] == PAGE_STEP and isinstance(output, dict) and "records" in output:
-                    self.pages += 1
+                    self.pages += int(output.get("pages", 1))  # one page per step before "pages"
                     self.records += int(output["records"])

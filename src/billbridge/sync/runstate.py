@@ -93,10 +93,18 @@ async def _next_run(connection_pk: int, sync: str) -> Any:
     return ctx.clock() + timedelta(seconds=seconds)
 
 
+async def _forget_walks() -> None:
+    """The run is ending: the positions of its walks are not needed any more."""
+    run_id = DBOS.workflow_id
+    if run_id is not None:
+        await steps.context().records.forget_walks(run_id)
+
+
 @DBOS.step(name="billbridge.sync.finish")
 async def finish_run(connection_pk: int, sync: str, counts: dict[str, int], high: str | None) -> None:
     """Mark the run SUCCESS with what it changed, and save the checkpoint the next run starts from."""
     ctx = steps.context()
+    await _forget_walks()
     if high is not None:
         await ctx.states.save_checkpoint(
             connection_pk, SyncCheckpoint(name=sync, value={"updatedTime": high})
@@ -115,6 +123,7 @@ async def fail_run(connection_pk: int, sync: str, status: RunStatus, message: st
     """Mark the run ERROR or STOPPED with ``message``; on rejected credentials, every sync of the
     connection is marked STOPPED, since none can run until it is re-linked."""
     ctx = steps.context()
+    await _forget_walks()
     names = [sync]
     if code == "invalid_credentials":
         names = [state.name for state in await ctx.states.list(connection_pk=connection_pk)]

@@ -76,7 +76,8 @@ async def _first_run(connection_pk: int, sync: str, run_id: str) -> tuple[dict[s
     """Read a list from the start: one page, then windows side by side if there is more."""
     ctx = steps.context()
     while True:
-        first = await steps.store_page(connection_pk, sync, Cursor().to_json(), run_id, False)
+        # One page first: when there is more, the windows page the rest side by side.
+        first = await steps.store_page(connection_pk, sync, Cursor().to_json(), run_id, False, 1)
         if "pause_until" not in first:
             break
         await _pause(first["pause_until"])
