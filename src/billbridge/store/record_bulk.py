@@ -1,8 +1,9 @@
-"""Writing a page of records in one statement: one INSERT ... ON CONFLICT fed by the whole page.
+"""The columns of a written record and the ON CONFLICT clause both page writers share: a page is
+one INSERT ... ON CONFLICT fed by the whole page.
 
-PostgreSQL gets the columns as binary arrays, unnested server-side. Measured against COPY into a
-staging table (three round trips) and one statement per row, this is the fastest for BILL-sized
-pages (100 records): one round trip, no text parsing of arrays.
+PostgreSQL gets the columns as binary arrays, unnested server-side (``record_write``). Measured
+against COPY into a staging table (three round trips) and one statement per row, this is the
+fastest for BILL-sized pages (100 records): one round trip, no text parsing of arrays.
 
 SQLite gets the rows as one multi-row ``VALUES`` statement (``record_sqlite``). An
 ``executemany`` steps the statement once per row, and the driver lets go of the interpreter lock
@@ -13,8 +14,7 @@ interval (5 ms) to get it back. One statement is one step; rows read from one JS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 # Every column of a row and its PostgreSQL type; first_seen_us is written only when a record is new.
 COLUMNS: Final = {
@@ -42,17 +42,3 @@ ON_CONFLICT: Final = (
     + ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
     + f" WHERE {NOT_OLDER}"
 )
-# Returns one boolean per row: True where it inserted.
-UPSERT: Final = (
-    f"INSERT INTO records ({', '.join(COLUMNS)}) "  # noqa: S608 (constant identifiers only)
-    f"SELECT * FROM unnest({', '.join(f'%b::{kind}[]' for kind in COLUMNS.values())}) "
-    + ON_CONFLICT
-    # xmax is 0 on a row this statement inserted (not on one it updated).
-    + " RETURNING (xmax = 0)"
-)
-
-
-def column_arrays(rows: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
-    """The parameters of :data:`UPSERT` for ``rows`` (dicts keyed by :data:`COLUMNS`): one array
-    per column, in order."""
-    return tuple([row[column] for row in rows] for column in COLUMNS)

@@ -19,6 +19,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import psycopg
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,7 @@ from billbridge.store.domain import Clock, utc_now
 from billbridge.store.record_diff import PageCounts, is_archived, prepare
 from billbridge.store.record_pages import DEFAULT_LIMIT, RecordPage, read_page
 from billbridge.store.record_sqlite import SqliteWriter, write_page_sqlite
-from billbridge.store.record_statements import RECORDS, STREAMS, RecordStatements
+from billbridge.store.record_statements import ADVANCE, RECORDS, STREAMS
 from billbridge.store.record_write import MissingSyncError, PageWrite, write_page
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
@@ -48,7 +49,6 @@ class RecordRepository:
     def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
-        self._sql = RecordStatements(postgres=db.is_postgres)
 
     async def upsert_page(
         self,
@@ -77,7 +77,6 @@ class RecordRepository:
             NotFoundError: the connection does not exist (any more).
         """
         page = PageWrite(
-            statements=self._sql,
             connection_pk=connection_pk,
             model=model,
             incoming=prepare(records, id_field, modified_field, archived),
@@ -90,12 +89,14 @@ class RecordRepository:
             writer = self._writer()
             if writer is not None:
                 return await writer.run(partial(write_page_sqlite, page=page))
+            if self._db.is_postgres:
+                async with self._db.engine.connect() as conn:
+                    raw: Any = (await conn.get_raw_connection()).driver_connection
+                    return await write_page(raw, page)
             async with self._db.transaction() as session:
                 conn = await session.connection()
-                if self._db.is_postgres:
-                    return await conn.run_sync(write_page, page)
                 return await conn.run_sync(_write_sqlite_through, page)
-        except (IntegrityError, sqlite3.IntegrityError):
+        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError):
             raise NotFoundError(f"connection {connection_pk} does not exist") from None
         except MissingSyncError as exc:
             raise NotFoundError(str(exc)) from None
@@ -159,7 +160,7 @@ class RecordRepository:
                     "b_new_rows": 0,
                     "b_now": to_micros(self._clock()),
                 }
-                _, last_seq, instant = (await conn.execute(self._sql.advance, params)).one()
+                _, last_seq, instant = (await conn.execute(ADVANCE, params)).one()
                 first = last_seq - len(missing) + 1
                 await conn.execute(
                     update(RECORDS)

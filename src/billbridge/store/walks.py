@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 
 from billbridge.store.models import SyncWalkRow, table_of
 
@@ -24,11 +24,12 @@ _ON_CONFLICT: Final = (
     "ON CONFLICT (walk_id) DO UPDATE SET run_id = excluded.run_id, position = excluded.position, "
     "updated_us = excluded.updated_us"
 )
-# Positional parameters for the SQLite driver, named ones for SQLAlchemy (PostgreSQL).
+# The SQLite driver takes the parameters by position (in :meth:`WalkPosition.save_params` order),
+# psycopg by name.
 SAVE_SQLITE: Final = f"INSERT INTO sync_walks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) {_ON_CONFLICT}"  # noqa: S608
-SAVE: Final = text(
+SAVE_POSTGRES: Final = (
     f"INSERT INTO sync_walks ({_COLUMNS}) "  # noqa: S608 (constant identifiers only)
-    f"VALUES (:walk_id, :run_id, :connection_pk, :position, :updated_us) {_ON_CONFLICT}"
+    "VALUES (%(walk_id)s, %(run_id)s, %(connection_pk)s, %(position)s, %(updated_us)s) " + _ON_CONFLICT
 )
 
 
@@ -95,7 +96,7 @@ class WalkPosition:
         )
 
     def save_params(self, connection_pk: int, updated_us: int) -> dict[str, Any]:
-        """The parameters of :data:`SAVE`."""
+        """The parameters of :data:`SAVE_SQLITE` and :data:`SAVE_POSTGRES`."""
         return {
             "walk_id": self.walk_id,
             "run_id": self.run_id,
