@@ -90,6 +90,31 @@ async def test_slots_of_one_organization_are_shared(database: Database) -> None:
 
 
 @pytest.mark.postgres
+async def test_a_slot_given_back_is_free_to_the_next_caller_of_the_process(database: Database) -> None:
+    # One process, many callers queued for 3 slots: each waiter gets the slot only once the lock is
+    # given back too, so it wins it at its first try (a lost try backs off for milliseconds).
+    limits = shared(database)
+    leases = limits._leases
+    holding = 0
+    most = 0
+
+    async def call() -> None:
+        nonlocal holding, most
+        async with limits.slot("key", "org", priority="sync"):
+            holding += 1
+            most = max(most, holding)
+            await asyncio.sleep(0.002)
+            holding -= 1
+
+    try:
+        await asyncio.gather(*(call() for _ in range(60)))
+    finally:
+        await limits.aclose()
+    assert most == 3
+    assert leases.busy_polls == 0
+
+
+@pytest.mark.postgres
 async def test_mfa_and_keeper_calls_during_a_burst_never_make_a_fourth(
     harness: Harness, conn: Connection, database: Database
 ) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -82,6 +82,9 @@ class InFlightLeases:
         self._idle: list[Polled] = []
         self._capacity = asyncio.Semaphore(max_connections)
         self._releases: set[asyncio.Task[None]] = set()
+        #: Polls that found every slot busy: contention between processes (or a slot given back
+        #: to the next caller before its lock was, which ``then`` of :meth:`hold` prevents).
+        self.busy_polls = 0
         # First free slot in one round trip: CASE tries the locks in order and stops at the first won.
         whens = " ".join(f"WHEN pg_try_advisory_lock(%(base)s + {i}) THEN {i}" for i in range(slots))
         first_free = sql.SQL(f"SELECT CASE {whens} ELSE -1 END AS slot OFFSET 0")  # OFFSET 0: once
@@ -115,12 +118,19 @@ class InFlightLeases:
 
     @asynccontextmanager
     async def hold(
-        self, dev_key: str, organization_id: str, *, priority: Priority = "live"
+        self,
+        dev_key: str,
+        organization_id: str,
+        *,
+        priority: Priority = "live",
+        then: Callable[[], None] | None = None,
     ) -> AsyncIterator[int]:
         """Hold one slot of the organization for the block; yields the slot number.
 
         Args:
             priority: ``"sync"`` callers take no slot while a live caller of any process waits.
+            then: called once the slot is free again for every process (its lock given back,
+                which happens after the block, in the background); not called if no slot was won.
 
         Raises:
             ConcurrencyLimitError: No slot came free within ``wait`` seconds.
@@ -137,7 +147,7 @@ class InFlightLeases:
         finally:
             # Released in the background: the caller's answer need not wait for the round trip,
             # and a cancelled caller cannot leave the lock held.
-            task = asyncio.ensure_future(self._release(conn, base + slot))
+            task = asyncio.ensure_future(self._release(conn, base + slot, then))
             self._releases.add(task)
             task.add_done_callback(self._releases.discard)
 
@@ -160,6 +170,7 @@ class InFlightLeases:
                     row = await cursor.fetchone()
                     slot, announced = (-1, announced) if row is None else (int(row[0]), bool(row[1]))
                     if slot < 0:
+                        self.busy_polls += 1
                         raise _AllBusy
                     return conn, slot
         except _AllBusy:
@@ -193,7 +204,7 @@ class InFlightLeases:
                 return idle
         return await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
 
-    async def _release(self, conn: Polled, key: int) -> None:
+    async def _release(self, conn: Polled, key: int, then: Callable[[], None] | None) -> None:
         try:
             await conn.execute("SELECT pg_advisory_unlock(%(key)s)", {"key": key})
         except BaseException as exc:
@@ -206,6 +217,8 @@ class InFlightLeases:
             self._idle.append(conn)
         finally:
             self._capacity.release()
+            if then is not None:
+                then()
 
     async def aclose(self) -> None:
         """Wait for pending releases and close every connection."""
