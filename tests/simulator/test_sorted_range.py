@@ -1,4 +1,5 @@
-"""Range filters on the ascending sort field (incremental syncs' query) answer exactly as a full scan."""
+"""Range filters on the ascending sort field (incremental syncs' query) answer exactly as a full
+scan, whole and page by page."""
 
 from __future__ import annotations
 
@@ -34,4 +35,9 @@ def test_sorted_range_matches_a_full_scan() -> None:
                 f"updatedTime:lt:{high}",
             ]
         )
-        assert store.query_ids(filters, "updatedTime:asc") == scan(filters, "updatedTime:asc"), filters
+        expected = scan(filters, "updatedTime:asc")
+        assert store.query_ids(filters, "updatedTime:asc") == expected, filters
+        # One page at a time (keyset paging asks a new range for every page, never copied whole).
+        offset, size = rng.randrange(0, len(expected) + 5), rng.choice([1, 7, 100])
+        page = store.query_page(filters, "updatedTime:asc", offset, size)
+        assert page == (expected[offset : offset + size], len(expected)), (filters, offset, size)

@@ -69,11 +69,10 @@ def list_page(
         filters_text, sort_text, offset = decode_token(page, family)
     else:
         filters_text, sort_text, offset = filters or "", sort or "", 0
-    ids = store.query_ids(filters_text, sort_text)
+    chunk, total = store.query_page(filters_text, sort_text, offset, size)
     encoded = store.encoded
-    chunk = ids[offset : offset + size]
     parts = [b'{"results":[', b",".join([encoded[i] for i in chunk]), b"]"]
-    if offset + size < len(ids):
+    if offset + size < total:
         parts.append(
             b',"nextPage":"' + encode_token(family, filters_text, sort_text, offset + size).encode() + b'"'
         )
