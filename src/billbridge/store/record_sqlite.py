@@ -38,6 +38,14 @@ ROWS_PER_STATEMENT: Final = 500
 # Ids per statement when reading stored hashes or marking records seen (one JSON array each).
 IDS_PER_STATEMENT: Final = 5_000
 
+# A page of records dirties about a hundred pages of the records' id index (its keys are BILL's
+# ids, in no order), and each commit appends them all to the write-ahead log. Checkpointing every
+# 1,000 log pages (SQLite's default, every few commits here) copied each of them into the database
+# again; with a larger log, a checkpoint copies an index page once however often it changed since
+# the last one (1,000,000 records: 16,800 -> 20,900 records/s, the writer's kernel time 16 -> 12 s).
+CHECKPOINT_PAGES: Final = 65_536  # 256 MiB of 4 KiB pages
+# After a checkpoint the log file is cut back to this size rather than left at its largest.
+WAL_KEPT_BYTES: Final = 64 * 1024 * 1024
 _STREAM: Final = "(SELECT id FROM record_streams WHERE connection_pk = ? AND model = ?)"
 STORED: Final = (
     "SELECT external_id, data_hash, source_modified_us, deleted_us FROM records "  # noqa: S608
@@ -142,6 +150,8 @@ class SqliteWriter:
             url.database, timeout=busy_timeout_ms / 1000, check_same_thread=False, cached_statements=256
         )
         prepare_sqlite_connection(self._connection, busy_timeout_ms=busy_timeout_ms)
+        self._connection.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+        self._connection.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billbridge-records")
 
     async def run(self, work: Callable[[Cursor], T]) -> T:
