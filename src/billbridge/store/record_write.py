@@ -35,12 +35,15 @@ CHUNK: Final = 5_000
 _STREAM: Final = (
     "(SELECT id FROM record_streams WHERE connection_pk = %(connection_pk)s AND model = %(model)s)"
 )
-# Joined to the unnested id array, not "= ANY(array)": psycopg prepares repeated statements, and
-# PostgreSQL's generic plan for ANY scans the whole stream instead of looking each id up.
+# One primary-key probe per id, whatever the statistics say. Joined instead, the planner hashes the
+# whole stream whenever its statistics are stale (a first run grows the table faster than
+# autovacuum analyzes it): 4 ms instead of 0.4 for a page of 100, growing with the stream.
+# "= ANY(array)" has the same fault in the generic plan psycopg's prepared statements get.
 STORED: Final = (
     "SELECT r.external_id, r.data_hash, r.source_modified_us, r.deleted_us "  # noqa: S608
-    "FROM unnest(%(ids)s::text[]) AS w(id) "
-    f"JOIN records r ON r.stream_id = {_STREAM} AND r.external_id = w.id"
+    "FROM unnest(%(ids)s::text[]) AS w(id) CROSS JOIN LATERAL ("
+    "SELECT external_id, data_hash, source_modified_us, deleted_us FROM records "
+    f"WHERE stream_id = {_STREAM} AND external_id = w.id LIMIT 1) AS r"
 )
 LOCK_SYNC: Final = (
     "SELECT 1 FROM sync_states WHERE connection_pk = %(connection_pk)s AND name = %(name)s FOR NO KEY UPDATE"
