@@ -19,19 +19,37 @@ from billbridge.runtime import Runtime, open_runtime
 from billbridge.settings import Settings
 from billbridge.store import Connection
 from billbridge.sync import get_sync
-from billbridge.sync.progress import RunProgress
+from billbridge.sync.progress import ENDED, RunProgress
 
 sync_app = typer.Typer(help="Run syncs and see how they stand.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
+
+
+# How often the bars are drawn, and how often the run's recorded steps and the budget are read
+# (every read costs the process that may be storing the pages: a query per window).
+TICK_SECONDS = 0.25
+READ_EVERY_TICKS = 4
 
 
 @dataclass
 class _Tally:
     run: RunProgress
     started: float = field(default_factory=time.monotonic)
+    # Pages and records this process stored itself, counted as they are stored: the recorded
+    # steps lag by up to a step (50 pages), and say nothing until the first one is recorded.
+    local_pages: int = 0
+    local_records: int = 0
+
+    @property
+    def pages(self) -> int:
+        return max(self.run.pages, self.local_pages)
+
+    @property
+    def records(self) -> int:
+        return max(self.run.records, self.local_records)
 
     def rate(self) -> float:
-        return self.run.records / max(time.monotonic() - self.started, 1e-6)
+        return self.records / max(time.monotonic() - self.started, 1e-6)
 
 
 @sync_app.command("run")
@@ -104,25 +122,43 @@ async def _follow(rt: Runtime, conn: Connection, names: list[str], full: bool) -
         # records DBOS keeps of its steps.
         tallies = {q.sync: _Tally(RunProgress(q.workflow_id)) for q in queued if q.workflow_id}
         pending = {q.sync: q.workflow_id for q in queued if q.workflow_id}
-        while pending:
-            await asyncio.sleep(0.25)
-            budget = (await rt.clients.limits.budget(dev_key)).requests_left
-            for name, workflow_id in list(pending.items()):
-                tally = tallies[name]
-                status = await DBOS.get_workflow_status_async(workflow_id)
-                state = status.status if status is not None else "UNKNOWN"
-                await tally.run.refresh()  # after the status: a finished run's last page is counted
-                progress.update(
-                    tasks[name],
-                    pages=tally.run.pages,
-                    records=tally.run.records,
-                    rate=tally.rate(),
-                    budget=budget,
-                    status=state,
-                )
-                if state in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
-                    del pending[name]
-                    failed += state != "SUCCESS"
+
+        def stored(connection_pk: int, sync: str, records: int) -> None:
+            tally = tallies.get(sync)
+            if connection_pk == conn.pk and tally is not None and sync in pending:
+                tally.local_pages += 1
+                tally.local_records += records
+
+        rt.syncs.context.progress.append(stored)
+        try:
+            budget: int | str = "?"
+            tick = 0
+            while pending:
+                await asyncio.sleep(TICK_SECONDS)
+                tick += 1
+                read = tick % READ_EVERY_TICKS == 1
+                if read:
+                    budget = (await rt.clients.limits.budget(dev_key)).requests_left
+                for name, workflow_id in list(pending.items()):
+                    tally = tallies[name]
+                    status = await DBOS.get_workflow_status_async(workflow_id)
+                    state = status.status if status is not None else "UNKNOWN"
+                    ended = state in ENDED
+                    if read or ended:
+                        await tally.run.refresh()  # after the status: a finished run's last page counts
+                    progress.update(
+                        tasks[name],
+                        pages=tally.pages,
+                        records=tally.records,
+                        rate=tally.rate(),
+                        budget=budget,
+                        status=state,
+                    )
+                    if ended:
+                        del pending[name]
+                        failed += state != "SUCCESS"
+        finally:
+            rt.syncs.context.progress.remove(stored)
     for done in await rt.syncs.context.states.list(connection_pk=conn.pk, names=names):
         line = f"{done.name}: {done.status}"
         if done.latest_result is not None:

@@ -15,6 +15,7 @@ from dbos import DBOS
 from billbridge.sync.workflows import WINDOW_WORKFLOW
 
 PAGE_STEP: Final = "billbridge.sync.page"
+ENDED: Final = frozenset({"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 
 
 @dataclass
@@ -26,12 +27,16 @@ class RunProgress:
     records: int = 0
     # Steps already counted per workflow: each refresh reads only the steps recorded since.
     _read: dict[str, int] = field(default_factory=dict)
+    # Windows that had ended when their steps were last read: nothing more to read of them.
+    _ended: set[str] = field(default_factory=set)
 
     async def refresh(self) -> None:
         windows = await DBOS.list_workflows_async(
             parent_workflow_id=self.workflow_id, name=WINDOW_WORKFLOW, load_input=False, load_output=False
         )
-        for workflow_id in (self.workflow_id, *(w.workflow_id for w in windows)):
+        ended = {w.workflow_id for w in windows if w.status in ENDED}
+        unread = [w.workflow_id for w in windows if w.workflow_id not in self._ended]
+        for workflow_id in (self.workflow_id, *unread):
             done = self._read.get(workflow_id, 0)
             recorded = await DBOS.list_workflow_steps_async(workflow_id, offset=done)
             self._read[workflow_id] = done + len(recorded)
@@ -40,3 +45,4 @@ class RunProgress:
                 if step["function_name"] == PAGE_STEP and isinstance(output, dict) and "records" in output:
                     self.pages += int(output.get("pages", 1))  # one page per step before "pages"
                     self.records += int(output["records"])
+        self._ended |= ended
