@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
+import uvloop
 from dbos import DBOS
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from billbridge.cli import app
 from billbridge.cli._output import console, fail, load_settings
+from billbridge.cli._server import freeze_heap
 from billbridge.errors import BillbridgeError
 from billbridge.runtime import Runtime, open_runtime
 from billbridge.settings import Settings
@@ -71,7 +73,7 @@ def run(
     try:
         for name in syncs or []:
             get_sync(name)
-        failed = asyncio.run(_run(settings, connection_id, integration, syncs or [], full))
+        failed = uvloop.run(_run(settings, connection_id, integration, syncs or [], full))
     except BillbridgeError as exc:
         fail(str(exc))
     if failed:
@@ -82,6 +84,7 @@ async def _run(settings: Settings, connection_id: str, integration: str, names: 
     # Stable per host: running the command again after a crash resumes the interrupted runs.
     executor = f"cli-{socket.gethostname()}"
     async with open_runtime(settings, sync_role="worker", executor_id=executor) as rt:
+        freeze_heap()
         conn = await rt.connections.get(connection_id, integration)
         if conn is None:
             raise BillbridgeError(

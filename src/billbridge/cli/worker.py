@@ -7,10 +7,12 @@ import signal
 from typing import Annotated
 
 import typer
+import uvloop
 
 from billbridge.cli import app
 from billbridge.cli._logging import configure_logging
 from billbridge.cli._output import console, fail, load_settings
+from billbridge.cli._server import freeze_heap
 from billbridge.errors import BillbridgeError
 from billbridge.runtime import open_runtime
 from billbridge.settings import Settings
@@ -38,7 +40,7 @@ def worker(
         )
     configure_logging(settings.log_level)
     try:
-        asyncio.run(_work(settings, worker_id))
+        uvloop.run(_work(settings, worker_id))
     except BillbridgeError as exc:
         fail(str(exc))
     console.print("billbridge worker stopped.")
@@ -50,6 +52,7 @@ async def _work(settings: Settings, worker_id: str | None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with open_runtime(settings, sync_role="worker", executor_id=worker_id) as runtime:
+        freeze_heap()
         options = runtime.syncs.options
         executor = options.executor_id if options is not None else "?"
         console.print(f"[bold]billbridge worker[/] {executor} running syncs (Ctrl-C to stop)", soft_wrap=True)
