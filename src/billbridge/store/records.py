@@ -32,7 +32,7 @@ from billbridge.store.record_diff import PageCounts, is_archived, prepare
 from billbridge.store.record_pages import DEFAULT_LIMIT, RecordPage, read_page
 from billbridge.store.record_sqlite import SqliteWriter, write_page_sqlite
 from billbridge.store.record_statements import ADVANCE, RECORDS, STREAMS
-from billbridge.store.record_write import MissingSyncError, PageWrite, write_page
+from billbridge.store.record_write import MissingStreamError, MissingSyncError, PageWrite, write_page
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
 from billbridge.store.walks import WalkPosition, forget_run, read_walk
@@ -96,7 +96,7 @@ class RecordRepository:
             async with self._db.transaction() as session:
                 conn = await session.connection()
                 return await conn.run_sync(_write_sqlite_through, page)
-        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError):
+        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError, MissingStreamError):
             raise NotFoundError(f"connection {connection_pk} does not exist") from None
         except MissingSyncError as exc:
             raise NotFoundError(str(exc)) from None
