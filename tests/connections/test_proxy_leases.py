@@ -4,6 +4,7 @@ taken by every BILL request (proxied calls, logins, session-info and MFA calls a
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
@@ -112,6 +113,30 @@ async def test_a_slot_given_back_is_free_to_the_next_caller_of_the_process(datab
         await limits.aclose()
     assert most == 3
     assert leases.busy_polls == 0
+    # Each waiter took the connection of the request before it: unlock and attempt in one trip.
+    assert leases.handed_on >= 50
+
+
+@pytest.mark.postgres
+async def test_a_connection_handed_on_to_nobody_gives_its_lock_back(database: Database) -> None:
+    leases = InFlightLeases.for_database(database)
+    other = InFlightLeases.for_database(database, wait=0.5)
+    assert leases is not None
+    assert other is not None
+    freed: list[bool] = []
+    try:
+        # The caller said to be waiting went away: the lock must not stay held by the process.
+        async with leases.hold("key", "org", then=lambda: freed.append(True), waiting=lambda: True):
+            pass
+        assert freed == [True]
+        await asyncio.sleep(0.05)
+        async with AsyncExitStack() as held:  # every slot is free again, to another process
+            slots = [await held.enter_async_context(other.hold("key", "org")) for _ in range(3)]
+        assert sorted(slots) == [0, 1, 2]
+        assert leases.handed_on == 0
+    finally:
+        await leases.aclose()
+        await other.aclose()
 
 
 @pytest.mark.postgres

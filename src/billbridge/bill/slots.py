@@ -39,6 +39,10 @@ class OrgSlots:
     def busy(self) -> int:
         return self.size - self.free
 
+    def has_waiters(self) -> bool:
+        """Whether a caller of either priority waits for a slot (the next release goes to it)."""
+        return bool(self._live or self._sync)
+
     def waiting(self, priority: Priority) -> int:
         """Callers of ``priority`` waiting for a slot."""
         return len(self._live if priority == "live" else self._sync)

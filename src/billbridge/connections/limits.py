@@ -289,7 +289,11 @@ class _SharedSlot:
         await self._slots.acquire(self._priority)
         try:
             lease = self._leases.hold(
-                self._dev_key, self._organization_id, priority=self._priority, then=self._slots.release
+                self._dev_key,
+                self._organization_id,
+                priority=self._priority,
+                then=self._slots.release,
+                waiting=self._slots.has_waiters,
             )
             await lease.__aenter__()
         except BaseException:
