@@ -2,7 +2,8 @@
 
 Any process may be running the run (a worker, the server, the command that asked for it), so the
 count comes from the system database, not from this process's own steps. A run's large first read
-is split into window workflows, its children; their pages count too.
+is split into window workflows, its children, and a window may split off windows of its own (their
+ids start with the run's); their pages count too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class RunProgress:
 
     async def refresh(self) -> None:
         windows = await DBOS.list_workflows_async(
-            parent_workflow_id=self.workflow_id, name=WINDOW_WORKFLOW, load_input=False, load_output=False
+            workflow_id_prefix=f"{self.workflow_id}-",
+            name=WINDOW_WORKFLOW,
+            load_input=False,
+            load_output=False,
         )
         ended = {w.workflow_id for w in windows if w.status in ENDED}
         unread = [w.workflow_id for w in windows if w.workflow_id not in self._ended]

@@ -8,6 +8,12 @@ page stored (the walk's position, ``store/walks.py``), so no stored page is fetc
 
 Several pages per step: every step costs DBOS two transactions on its system database (look up
 a recorded output, record this one) and two thread hops, more than storing a page of 100 records.
+
+A window's step also decides when the window splits (``sync/windows.py``): after each page, if the
+organization has fewer walks going than BILL's slots, the step ends at once and its output carries
+the range it hands to a new window. The decision reads this process's walk counter, so it is made
+here and recorded with the step's output: a replay starts the same window, a step run again after a
+kill (nothing recorded) goes on from the last stored page and decides again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any, Final
 
 from dbos import DBOS
 
+from billbridge.bill import MAX_IN_FLIGHT
 from billbridge.errors import (
     BillServerError,
     BillTransportError,
@@ -31,10 +38,10 @@ from billbridge.store import Clock, utc_now
 from billbridge.store.records import RecordRepository
 from billbridge.store.sync_state import SyncCheckpoint, SyncStateRepository
 from billbridge.store.walks import WalkPosition
-from billbridge.sync.cursor import Cursor, advance, query
+from billbridge.sync.cursor import Cursor, advance, parse_time, query
 from billbridge.sync.definitions import get_sync
 from billbridge.sync.fetch import PageFetcher
-from billbridge.sync.windows import newest_query
+from billbridge.sync.windows import WalkCounter, halve, newest_query
 
 # Retries of a step on what BILL or the network may cure by itself, on top of the client's own.
 STEP_ATTEMPTS: Final = 6
@@ -62,6 +69,10 @@ class StepContext:
     webhook: Callable[[int, str, dict[str, Any]], Awaitable[bool]] | None = None
     # Called with (connection pk, sync name, records stored) after every page (progress bars).
     progress: list[Callable[[int, str, int], None]] = field(default_factory=list)
+    # The walks going per organization, and how many requests BILL lets one have in flight: a
+    # window splits while the first is below the second.
+    walks: WalkCounter = field(default_factory=WalkCounter)
+    in_flight: int = MAX_IN_FLIGHT
 
 
 _context: StepContext | None = None
@@ -101,6 +112,7 @@ async def store_page(
     run_id: str,
     save_checkpoint: bool,
     max_pages: int | None = None,
+    split: bool = False,
 ) -> dict[str, Any]:
     """Fetch and store pages from ``cursor`` on (at most ``max_pages``, default the context's);
     returns ``{next, high, counts, records, pages}``, or ``{pause_until}`` when not even the first
@@ -109,6 +121,14 @@ async def store_page(
     ``next`` is None once the walk is finished. With ``save_checkpoint`` the cursor's high-water
     mark is saved with each page (single-walk runs; windowed runs save it when every window is
     done). Run again (a retry, a resumed run), the step goes on after the last page it stored.
+
+    With ``split`` (a window of a first run), the step ends after a page when the organization has
+    fewer walks going than BILL's slots and the window's range left can be halved; the output then
+    also has ``spawn``: ``{id, cursor}``, the workflow id and cursor of the window to start for
+    the second half, while ``next`` keeps the first.
+
+    A step given ``max_pages`` (the first page of a first run) is the whole of its walk for the
+    walk counter: the run goes on in windows, so it stops counting as a walk when the step ends.
     """
     ctx = context()
     definition = get_sync(sync)
@@ -120,45 +140,70 @@ async def store_page(
         done = WalkPosition(walk_id, run_id, step_id, cursor)
     limit = ctx.step_pages if max_pages is None else max_pages
     conn = await ctx.fetcher.connection(connection_pk)
-    deadline = time.monotonic() + ctx.step_seconds
-    while done.next is not None and done.pages < limit and (done.pages == 0 or time.monotonic() < deadline):
-        at = Cursor.from_json(done.next)
-        params = query(at, page_size=definition.page_size, keyset=definition.incremental)
-        try:
-            page = await ctx.fetcher.fetch(conn, definition, params)
-        except RateLimitError as exc:
-            if done.pages == 0:
-                return _paused(exc)
-            break  # what is stored counts; the next step pauses
-        step = advance(at, page, keyset=definition.incremental)
-        checkpoint = None
-        if save_checkpoint and definition.incremental and step.high is not None:
-            checkpoint = SyncCheckpoint(name=sync, value={"updatedTime": step.high})
-        following = replace(
-            done,
-            next=step.next.to_json() if step.next else None,
-            high=step.high,
-            records=done.records + len(step.records),
-            pages=done.pages + 1,
-        )
-        counts = await ctx.records.upsert_page(
-            connection_pk,
-            definition.model,
-            step.records,
-            run_id=run_id,
-            checkpoint=checkpoint,
-            walk=following,
-        )
-        done = following.after(counts.added, counts.updated, counts.deleted)
-        for listener in ctx.progress:
-            listener(connection_pk, sync, len(step.records))
-    return {
+    organization = conn.credentials.organization_id
+    spawn: dict[str, Any] | None = None
+    ctx.walks.enter(organization, walk_id)
+    try:
+        deadline = time.monotonic() + ctx.step_seconds
+        while (
+            done.next is not None and done.pages < limit and (done.pages == 0 or time.monotonic() < deadline)
+        ):
+            at = Cursor.from_json(done.next)
+            params = query(at, page_size=definition.page_size, keyset=definition.incremental)
+            try:
+                page = await ctx.fetcher.fetch(conn, definition, params)
+            except RateLimitError as exc:
+                if done.pages == 0:
+                    return _paused(exc)
+                break  # what is stored counts; the next step pauses
+            step = advance(at, page, keyset=definition.incremental)
+            checkpoint = None
+            if save_checkpoint and definition.incremental and step.high is not None:
+                checkpoint = SyncCheckpoint(name=sync, value={"updatedTime": step.high})
+            following = replace(
+                done,
+                next=step.next.to_json() if step.next else None,
+                high=step.high,
+                records=done.records + len(step.records),
+                pages=done.pages + 1,
+            )
+            counts = await ctx.records.upsert_page(
+                connection_pk,
+                definition.model,
+                step.records,
+                run_id=run_id,
+                checkpoint=checkpoint,
+                walk=following,
+            )
+            done = following.after(counts.added, counts.updated, counts.deleted)
+            for listener in ctx.progress:
+                listener(connection_pk, sync, len(step.records))
+            if split and step.next is not None and ctx.walks.going(organization) < ctx.in_flight:
+                halves = halve(step.next, last_page=_width(at, step.next))
+                if halves is not None:
+                    keep, rest = halves
+                    spawn = {"id": f"{walk_id}-{step_id}s", "cursor": rest.to_json()}
+                    ctx.walks.expect(organization, spawn["id"])
+                    done = replace(done, next=keep.to_json())
+                    break
+    finally:
+        ctx.walks.leave(organization, walk_id, finished=done.next is None or max_pages is not None)
+    output = {
         "next": done.next,
         "high": done.high,
         "counts": _counts(done.counts),
         "records": done.records,
         "pages": done.pages,
     }
+    if spawn is not None:
+        output["spawn"] = spawn
+    return output
+
+
+def _width(before: Cursor, after: Cursor) -> timedelta | None:
+    """The ``updatedTime`` range one page moved a cursor across (None if unknown)."""
+    low, high = parse_time(before.since), parse_time(after.since)
+    return None if low is None or high is None else high - low
 
 
 @DBOS.step(

@@ -1,5 +1,6 @@
-"""Sync runs as DBOS workflows: a run walks its list page by page (one step each), a large first run
-fans out into window workflows paged side by side, and a spent budget pauses the run durably.
+"""Sync runs as DBOS workflows: a run walks its list page by page (several pages a step), a large first
+run fans out into window workflows paged side by side (a window splits off new ones while BILL's
+slots would sit idle), and a spent budget pauses the run durably.
 
 Workflows must be deterministic: everything that touches the world (BILL, the database, the clock)
 happens in steps, whose outputs DBOS records and replays on recovery.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from dbos import DBOS
+from dbos import DBOS, SetWorkflowID, WorkflowHandleAsync
 
 from billbridge.sync import notify, runstate, steps
 from billbridge.sync.cursor import Cursor, parse_time, settle, start
@@ -37,15 +38,21 @@ async def _pause(until: str) -> None:
 
 
 async def _walk(
-    connection_pk: int, sync: str, cursor: Cursor, run_id: str, *, save_checkpoint: bool
+    connection_pk: int, sync: str, cursor: Cursor, run_id: str, *, save_checkpoint: bool, split: bool = False
 ) -> tuple[dict[str, int], str | None, int]:
-    """Page from ``cursor`` to the end of its walk: (counts, high-water mark, records stored)."""
+    """Page from ``cursor`` to the end of its walk: (counts, high-water mark, records stored).
+
+    With ``split`` (a window), a step may hand the second half of the range left to a new window
+    (see ``windows.py``); the walk starts it, goes on with the first half, and adds the new
+    windows' results to its own once its own pages are done.
+    """
     totals: dict[str, int] = {}
     high = cursor.high
     stored = 0
     at: dict[str, Any] | None = cursor.to_json()
+    spawned: list[WorkflowHandleAsync[dict[str, Any]]] = []
     while at is not None:
-        result = await steps.store_page(connection_pk, sync, at, run_id, save_checkpoint)
+        result = await steps.store_page(connection_pk, sync, at, run_id, save_checkpoint, split=split)
         if "pause_until" in result:
             await _pause(result["pause_until"])
             continue
@@ -53,6 +60,18 @@ async def _walk(
         stored += result["records"]
         high = _later(high, result["high"])
         at = result["next"]
+        spawn = result.get("spawn")
+        if spawn is not None:
+            # The id comes from the recorded step output: a replay finds the same child.
+            with SetWorkflowID(spawn["id"]):
+                spawned.append(
+                    await DBOS.start_workflow_async(window_run, connection_pk, sync, spawn["cursor"], run_id)
+                )
+    for handle in spawned:
+        part = await handle.get_result()
+        totals = _add(totals, part["counts"])
+        high = _later(high, part["high"])
+        stored += part["records"]
     return totals, high, stored
 
 
@@ -65,9 +84,9 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 @DBOS.workflow(name=WINDOW_WORKFLOW)
 async def window_run(connection_pk: int, sync: str, cursor: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Page one ``updatedTime`` window of a large first run."""
+    """Page one ``updatedTime`` window of a large first run, and the windows split off it."""
     totals, high, stored = await _walk(
-        connection_pk, sync, Cursor.from_json(cursor), run_id, save_checkpoint=False
+        connection_pk, sync, Cursor.from_json(cursor), run_id, save_checkpoint=False, split=True
     )
     return {"counts": totals, "high": high, "records": stored}
 
