@@ -9,7 +9,9 @@ Starts ``billbridge simulator`` and the syncing processes (``billbridge sync run
 
 (a) one family (vendors) of 100,000 records, simulator latency 100 ms, one organization, SQLite:
     records/s against BILL's ceiling for one organization (3 pages of 100 in flight per round trip
-    = 3,000 records/s); target >= 90 % (one page at a time would reach 33 %).
+    = 3,000 records/s); target >= 90 % (one page at a time would reach 33 %). ``--a-skew N`` first
+    moves N vendors into the last bounded window, so that window holds far more than the others
+    (the tail that windows splitting while slots sit idle take away).
 (b) 3, then 10 organizations at once, each with a developer key of its own (the simulator's
     ``--dev-keys``), latency 100 ms, two workers on PostgreSQL: aggregate records/s against that
     many times the ceiling, CPU seconds per 1,000 records (serve and workers), and how busy the
@@ -217,7 +219,38 @@ def clean_up() -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def one_org(records: int, latency_ms: int, database_url: str | None) -> tuple[Outcome, dict[str, str]]:
+# Windows a first run is cut into (the sync engine's default).
+WINDOWS = 12
+
+
+def crowd(sim: str, organization_id: str, count: int) -> None:
+    """Move ``count`` vendors into the middle three fifths of the last bounded window a first run
+    will cut (each on its own millisecond), taken from the oldest after the first page: that window
+    then holds ``count`` more records than the others."""
+    params = {"family": "vendors", "organization_id": organization_id}
+    found = httpx.get(f"{sim}/_sim/objects", params=params, timeout=600).json()["results"]
+    found.sort(key=lambda r: (r["updatedTime"], r["id"]))
+    low = datetime.fromisoformat(found[99]["updatedTime"])
+    newest = datetime.fromisoformat(found[-1]["updatedTime"])
+    start = low + (newest - low) / (WINDOWS - 1) * (WINDOWS - 2)
+    moved = [r for r in found[100:] if r["updatedTime"] != found[-1]["updatedTime"]][:count]
+    step = (newest - start) * 3 / 5 / len(moved)
+    with httpx.Client(base_url=sim, timeout=30) as client:
+        for i, record in enumerate(moved):
+            stamp = start + (newest - start) / 5 + step * i
+            body = {
+                "action": "change",
+                "family": "vendors",
+                "organization_id": organization_id,
+                "id": record["id"],
+                "fields": {"updatedTime": stamp.isoformat(timespec="milliseconds")},
+            }
+            client.post("/_sim/objects", json=body).raise_for_status()
+
+
+def one_org(
+    records: int, latency_ms: int, database_url: str | None, *, skew: int = 0
+) -> tuple[Outcome, dict[str, str]]:
     """Sync one organization's vendors with ``billbridge sync run``; the data stays for (d)."""
     work = scratch_dir("bench-sync-")
     with simulator(organizations=1, records=records, latency_ms=latency_ms) as sim:
@@ -226,6 +259,8 @@ def one_org(records: int, latency_ms: int, database_url: str | None) -> tuple[Ou
         creds = credentials(world, 0)
         link(env, creds, "bench")
         warm(sim, "vendors", creds["organization_id"])
+        if skew:
+            crowd(sim, creds["organization_id"], skew)
         before = machine_cpu()
         peak, cpu = sync_run(env, "bench")
         busy = busy_share(before, machine_cpu())
@@ -234,10 +269,11 @@ def one_org(records: int, latency_ms: int, database_url: str | None) -> tuple[Ou
         return result, env
 
 
-def phase_a(records: int) -> None:
-    result, _ = one_org(records, 100, None)
+def phase_a(records: int, skew: int = 0) -> None:
+    result, _ = one_org(records, 100, None, skew=skew)
+    crowded = f", {skew:,} moved into the last bounded window" if skew else ""
     print(
-        f"(a) {result.records:,} vendors, 100 ms latency, SQLite: {result.rate:,.0f} records/s in "
+        f"(a) {result.records:,} vendors{crowded}, 100 ms latency, SQLite: {result.rate:,.0f} records/s in "
         f"{result.seconds:.1f} s = {result.rate / CEILING_PER_ORG:.0%} of BILL's ceiling "
         f"({CEILING_PER_ORG:,.0f}/s; target >= 90 %); syncing process {result.cpu:.1f} CPU s in all; "
         f"the machine's CPUs {result.machine_busy:.0%} busy meanwhile"
@@ -355,6 +391,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("BILLBRIDGE_TEST_POSTGRES_URL"))
     parser.add_argument("--a-records", type=int, default=100_000)
     parser.add_argument(
+        "--a-skew",
+        type=int,
+        default=0,
+        help="(a): vendors moved into the last bounded window first, so one window holds more",
+    )
+    parser.add_argument(
         "--b-organizations", default="3,10", help="Organization counts for (b), comma separated."
     )
     parser.add_argument("--b-records", type=int, default=20_000)
@@ -363,7 +405,7 @@ def main() -> None:
     phases = set(args.only.split(","))
     print(load_average())
     if "a" in phases:
-        phase_a(args.a_records)
+        phase_a(args.a_records, args.a_skew)
     if "b" in phases:
         if args.database_url:
             for orgs in (int(n) for n in args.b_organizations.split(",")):
