@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,36 @@ async def latest_result(env: dict[str, str]) -> Any:
         await db.close()
 
 
+async def kill_and_resume(
+    url: str, env: dict[str, str], tmp_path: Path, killed_when: Callable[[], Awaitable[bool]]
+) -> tuple[int, int]:
+    """``sync run`` killed with SIGKILL once ``killed_when()`` holds, then run again to the end.
+
+    Returns the records stored before the kill and the simulator's requests the second run made;
+    asserts that the records stored in the end are exactly the simulator's.
+    """
+    command = [BILLBRIDGE, "sync", "run", "c1", "--sync", "vendors"]
+    first = start(command, log=tmp_path / "first.log", ready=r"Sync run of connection c1", env=env)
+    while not await killed_when():
+        assert first.process.poll() is None, (tmp_path / "first.log").read_text()
+        await asyncio.sleep(0.05)
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait(10)
+    partial = len(await stored_records(env))
+    requests_before = httpx.get(f"{url}/_sim/stats").json()["requests"]
+
+    second = subprocess.run(
+        command, env=clean_environ(**env), capture_output=True, text=True, timeout=180, check=False
+    )
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    stored = await stored_records(env)
+    assert {rid: {k: v for k, v in r.items() if k != "_nango_metadata"} for rid, r in stored.items()} == {
+        r["id"]: r for r in sim_records(url)
+    }
+    return partial, httpx.get(f"{url}/_sim/stats").json()["requests"] - requests_before
+
+
 async def test_killed_first_run_resumes_where_it_stopped(
     tmp_path: Path, database_env: dict[str, str]
 ) -> None:
@@ -141,32 +172,17 @@ async def test_killed_first_run_resumes_where_it_stopped(
         url = sim.ready.group(1)
         env = sync_env(tmp_path, url, database_env)
         link(url, env)
-        command = [BILLBRIDGE, "sync", "run", "c1", "--sync", "vendors"]
-        first = start(command, log=tmp_path / "first.log", ready=r"Sync run of connection c1", env=env)
-        while len(await stored_records(env)) < RECORDS // 4:
-            assert first.process.poll() is None, (tmp_path / "first.log").read_text()
-            await asyncio.sleep(0.1)
-        os.kill(first.process.pid, signal.SIGKILL)
-        first.process.wait(10)
-        partial = len(await stored_records(env))
+
+        async def a_quarter_stored() -> bool:
+            return len(await stored_records(env)) >= RECORDS // 4
+
+        partial, requests = await kill_and_resume(url, env, tmp_path, a_quarter_stored)
+
         assert partial < RECORDS
-        requests_before = httpx.get(f"{url}/_sim/stats").json()["requests"]
-
-        second = subprocess.run(
-            command, env=clean_environ(**env), capture_output=True, text=True, timeout=180, check=False
-        )
-
-        assert second.returncode == 0, second.stdout + second.stderr
-        expected = sim_records(url)
-        stored = await stored_records(env)
-        assert {rid: {k: v for k, v in r.items() if k != "_nango_metadata"} for rid, r in stored.items()} == {
-            r["id"]: r for r in expected
-        }
         # The resumed run fetched only what was not stored yet: about the missing pages, plus the
         # pages that were in flight when the process died (one per window at most).
-        requests_after = httpx.get(f"{url}/_sim/stats").json()["requests"]
         missing_pages = -(-(RECORDS - partial) // (PAGE - 1))
-        assert requests_after - requests_before <= missing_pages + 8 + 2
+        assert requests <= missing_pages + 8 + 2
     finally:
         stop(sim.process)
 
@@ -207,34 +223,19 @@ async def test_killed_while_a_split_window_pages_resumes_exactly(
                 ).raise_for_status()
         env = sync_env(tmp_path, url, database_env)
         link(url, env)
-        command = [BILLBRIDGE, "sync", "run", "c1", "--sync", "vendors"]
-        first = start(command, log=tmp_path / "first.log", ready=r"Sync run of connection c1", env=env)
+
         # Killed once a window split off another has stored a page (split windows' ids end in "s").
-        while not any(w.endswith("s") for w in await walks(env)):
-            assert first.process.poll() is None, (tmp_path / "first.log").read_text()
-            await asyncio.sleep(0.05)
-        os.kill(first.process.pid, signal.SIGKILL)
-        first.process.wait(10)
-        partial = len(await stored_records(env))
+        async def a_split_window_stored() -> bool:
+            return any(w.endswith("s") for w in await walks(env))
+
+        partial, requests = await kill_and_resume(url, env, tmp_path, a_split_window_stored)
+
         assert partial < records
-        requests_before = httpx.get(f"{url}/_sim/stats").json()["requests"]
-
-        second = subprocess.run(
-            command, env=clean_environ(**env), capture_output=True, text=True, timeout=180, check=False
-        )
-
-        assert second.returncode == 0, second.stdout + second.stderr
-        expected = sim_records(url)
-        stored = await stored_records(env)
-        assert {rid: {k: v for k, v in r.items() if k != "_nango_metadata"} for rid, r in stored.items()} == {
-            r["id"]: r for r in expected
-        }
         # The run's counts, across the kill and every split window, are exact.
         result = await latest_result(env)
         assert result.added + result.deleted == records
         # Nothing stored was fetched again: the missing pages, plus one in flight per walk at most.
-        requests_after = httpx.get(f"{url}/_sim/stats").json()["requests"]
         missing_pages = -(-(records - partial) // (PAGE - 1))
-        assert requests_after - requests_before <= missing_pages + 16
+        assert requests <= missing_pages + 16
     finally:
         stop(sim.process)
