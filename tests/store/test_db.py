@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from billbridge.errors import ConfigurationError
 from billbridge.settings import get_settings
@@ -82,3 +84,38 @@ async def test_transaction_commits_and_rolls_back(database: Database) -> None:
 def test_repr_hides_the_password() -> None:
     db = Database(create_engine("postgresql+psycopg://user:hunter2pass@127.0.0.1:1/db"))
     assert "hunter2pass" not in repr(db)
+
+
+@pytest.mark.postgres
+async def test_postgres_checks_only_connections_that_sat_idle(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(postgres_database_url, ping_idle_after=0.3)
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    try:
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        for _ in range(3):  # used moments ago: no round trip for a check
+            async with engine.connect() as conn:
+                assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
+        assert pings == []
+        # The server drops the pooled connection while it sits idle: the check finds it dead and
+        # the pool hands out a new one instead of an error.
+        dsn = (
+            make_url(postgres_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        await asyncio.sleep(0.4)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+        assert len(pings) >= 1
+    finally:
+        await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from billbridge.errors import ConfigurationError, StoreError
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from billbridge.settings import Settings
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
+# Seconds a pooled PostgreSQL connection may sit idle before it is checked on checkout.
+PING_IDLE_AFTER = 1.0
+_LAST_USED = "billbridge_last_used"
 # Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE (take the write lock
 # up front): a deferred read-then-write transaction in WAL mode fails at once with SQLITE_BUSY
 # instead of waiting, and two processes would not serialise.
@@ -47,20 +51,52 @@ def parse_database_url(url: str) -> URL:
     )
 
 
-def create_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> AsyncEngine:
-    """An async engine for ``url``; on SQLite with WAL, busy_timeout and explicit BEGIN handling."""
+def create_engine(
+    url: str | URL,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ping_idle_after: float = PING_IDLE_AFTER,
+) -> AsyncEngine:
+    """An async engine for ``url``; on SQLite with WAL, busy_timeout and explicit BEGIN handling;
+    on PostgreSQL, pooled connections idle for ``ping_idle_after`` seconds are checked before use."""
     parsed = parse_database_url(url) if isinstance(url, str) else url
     # hide_parameters: a failed statement's message would otherwise carry its values (end users'
     # names and e-mail addresses) into logs and tracebacks.
     if parsed.get_backend_name() == "postgresql":
-        return create_async_engine(
-            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
-        )
+        engine = create_async_engine(parsed, pool_size=10, max_overflow=20, hide_parameters=True)
+        _ping_when_idle(engine, after=ping_idle_after)
+        return engine
     engine = create_async_engine(
         parsed, connect_args={"timeout": busy_timeout_ms / 1000}, hide_parameters=True
     )
     _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, *, after: float = PING_IDLE_AFTER) -> None:
+    """Check a pooled connection before use only if it sat idle for ``after`` seconds or more.
+
+    ``pool_pre_ping`` checks every checkout: one more round trip for every transaction (a page
+    stored, a budget batch reserved, an API call), through an event loop that may be busy. A
+    connection given back moments ago is as alive as the ping would find it, so only one that sat
+    in the pool longer (a server restart, a dropped idle connection) is checked; a failed check
+    makes the pool replace it.
+    """
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_LAST_USED)
+        if last is None or time.monotonic() - last < after:
+            return  # new (just connected) or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection failed its check") from exc
 
 
 def prepare_sqlite_connection(dbapi_connection: Any, *, busy_timeout_ms: int) -> None:
