@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import text
 
 from billbridge.bill import BudgetSpentError
 from billbridge.bill.limits import key_digest, next_minute
@@ -112,3 +113,50 @@ async def test_organizations_share_the_sync_part_fairly_across_processes(databas
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def _settled(limits: SharedLimits) -> None:
+    """Until the batches being reserved ahead are reserved."""
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if not limits._ahead:  # the background work this test waits for
+            return
+    raise AssertionError("a batch reserved ahead never finished")
+
+
+async def test_batches_are_reserved_ahead_so_callers_do_not_wait_for_the_database(
+    database: Database,
+) -> None:
+    limits = _process(database, requests_per_hour=20_000)
+    repository = BudgetRepository(database)
+    digest = key_digest("dev-key")
+    try:
+        for _ in range(9):
+            await limits.spend("dev-key", "org", priority="sync")
+        await _settled(limits)
+        assert await repository.read(digest, HOUR) == (20, 0)  # more than half a batch left
+        await limits.spend("dev-key", "org", priority="sync")
+        await _settled(limits)
+        assert await repository.read(digest, HOUR) == (40, 0)  # the next batch, in the background
+        reserved: list[int] = []
+        original = repository.reserve
+
+        async def watched(*args: object, **kwargs: object) -> int | None:
+            reserved.append(1)
+            return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+        limits._budgets.reserve = watched  # type: ignore[method-assign]
+        for _ in range(11):  # the rest of the first batch, and the first of the one reserved ahead
+            await limits.spend("dev-key", "org", priority="sync")
+        assert reserved == []
+        await _settled(limits)
+        # The organization's fair share was reserved ahead the same way.
+        async with database.session() as session:
+            spent = (
+                await session.execute(
+                    text("SELECT spent FROM bill_sync_shares WHERE organization_id = 'org'")
+                )
+            ).scalar_one()
+        assert spent == 40
+    finally:
+        await limits.aclose()
