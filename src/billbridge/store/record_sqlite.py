@@ -8,6 +8,13 @@ than SQLite takes to run it. That thread is the one place page writes queue, so 
 holding the interpreter lock decides how fast a sync stores: the statements here are constant text
 prepared once by the driver, and the rows go in as one multi-row ``VALUES`` statement (no JSON to
 parse per column, one step of the statement instead of one per row).
+
+Pages that queue while the thread writes commit together (group commit): each page runs in a
+savepoint of its own inside one transaction, so a page that fails is rolled back alone, and every
+page's caller hears of it only once the transaction is committed. A commit appends every page the
+transaction dirtied to the write-ahead log, and a page of records with BILL's ids (in no order)
+dirties about a hundred pages of the id index: with a dozen windows paging side by side, a
+transaction per page spent more time committing and taking the write lock than writing rows.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
 import orjson
@@ -135,8 +144,37 @@ def write_page_sqlite(cursor: Cursor, page: PageWrite) -> PageCounts:
     return counts
 
 
+# Pages one transaction commits at most (a group waits for its slowest page's callers).
+GROUP_MAX: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    work: Callable[[Cursor], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass(frozen=True, slots=True)
+class _Returned:
+    value: Any
+
+
+_Outcome = _Returned | Exception
+
+
+def _settle(future: asyncio.Future[Any], outcome: _Outcome) -> None:
+    if future.done():
+        return  # the caller was cancelled (its page is written all the same)
+    if isinstance(outcome, _Returned):
+        future.set_result(outcome.value)
+    else:
+        future.set_exception(outcome)
+
+
 class SqliteWriter:
-    """Runs write transactions on a SQLite file on one thread of its own, one call each.
+    """Runs write transactions on a SQLite file on one thread of its own; calls that queue while it
+    writes share one transaction, a savepoint each (see the module).
 
     Args:
         url: the database's URL (any SQLite driver; the file is what counts).
@@ -153,24 +191,62 @@ class SqliteWriter:
         self._connection.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         self._connection.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billbridge-records")
+        self._guard = threading.Lock()
+        self._queue: list[_Queued] = []
+        self._draining = False  # a drain is submitted to the thread or running there
+        #: Transactions committed (pages that queued together share one).
+        self.commits = 0
 
     async def run(self, work: Callable[[Cursor], T]) -> T:
-        """Run ``work`` inside a write transaction (BEGIN IMMEDIATE), committed when it returns."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, partial(self._transact, work))
+        """Run ``work`` inside a write transaction (BEGIN IMMEDIATE) and return its result once that
+        transaction is committed; what ``work`` raises rolls back its own writes only."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._guard:
+            self._queue.append(_Queued(work, future, loop))
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._thread.submit(self._drain)
+        return await future
 
-    def _transact(self, work: Callable[[Cursor], T]) -> T:
+    def _drain(self) -> None:
+        """On the writer's thread: commit what is queued, a group at a time, until nothing is."""
+        while True:
+            with self._guard:
+                group = self._queue[:GROUP_MAX]
+                del self._queue[:GROUP_MAX]
+                if not group:
+                    self._draining = False
+                    return
+            for queued, outcome in zip(group, self._transact(group), strict=True):
+                with contextlib.suppress(RuntimeError):  # its event loop is closed: nobody waits
+                    queued.loop.call_soon_threadsafe(_settle, queued.future, outcome)
+
+    def _transact(self, group: Sequence[_Queued]) -> list[_Outcome]:
         cursor = self._connection.cursor()
+        outcomes: list[_Outcome] = []
         try:
             # IMMEDIATE: a deferred read-then-write transaction fails at once with SQLITE_BUSY when
             # another connection wrote meanwhile.
             cursor.execute("BEGIN IMMEDIATE")
-            result = work(cursor)
+            for queued in group:
+                cursor.execute("SAVEPOINT page")
+                try:
+                    outcomes.append(_Returned(queued.work(cursor)))
+                except Exception as exc:
+                    cursor.execute("ROLLBACK TO page")
+                    outcomes.append(exc)
+                cursor.execute("RELEASE page")
             cursor.execute("COMMIT")
-            return result
-        except BaseException:
+            self.commits += 1
+            return outcomes
+        except BaseException as exc:
             if self._connection.in_transaction:
                 self._connection.rollback()
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            return [exc] * len(group)
         finally:
             cursor.close()
 

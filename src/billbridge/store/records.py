@@ -86,7 +86,7 @@ class RecordRepository:
             walk=walk,
         )
         try:
-            writer = self._writer()
+            writer = self.sqlite_writer()
             if writer is not None:
                 return await writer.run(partial(write_page_sqlite, page=page))
             if self._db.is_postgres:
@@ -101,7 +101,7 @@ class RecordRepository:
         except MissingSyncError as exc:
             raise NotFoundError(str(exc)) from None
 
-    def _writer(self) -> SqliteWriter | None:
+    def sqlite_writer(self) -> SqliteWriter | None:
         """The SQLite file's page writer (shared by the repositories of one database), if any."""
         if self._db.is_postgres:
             return None
