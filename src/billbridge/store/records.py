@@ -1,4 +1,5 @@
-"""Synced records per (connection, model): pages written in one transaction each, read by cursor.
+"""Synced records per (connection, model): pages written atomically (each page whole or not at all),
+read by cursor.
 
 Payloads are stored as plain JSON text, not encrypted: they are the customer's business data that
 the product reads back in bulk through ``GET /records``, not credentials that grant access to
