@@ -31,7 +31,7 @@ from billbridge.store.record_bulk import COLUMNS, NOT_OLDER, UPDATED_COLUMNS
 from billbridge.store.record_diff import AT_WRITE, Incoming, PageCounts, Stored, diff
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
-from billbridge.store.walks import SAVE_POSTGRES, WalkPosition
+from billbridge.store.walks import SAVE_POSTGRES, WalkPosition, save_arrays
 
 Postgres = psycopg.AsyncConnection[Any]
 
@@ -155,19 +155,29 @@ def column_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 async def write_page(conn: Postgres, page: PageWrite) -> PageCounts:
-    """Diff the page against what is stored and write what changed on ``conn`` (psycopg, no
-    transaction open): in one statement that commits on its own, or with a checkpoint in one
-    transaction with the sync's state locked.
+    """Diff one page against what is stored and write what changed on ``conn`` (see
+    :func:`write_pages`); a page with a checkpoint is always written alone this way."""
+    (counts,) = await write_pages(conn, [page])
+    return counts
+
+
+async def write_pages(conn: Postgres, pages: Sequence[PageWrite]) -> list[PageCounts]:
+    """Diff pages of one stream against what is stored and write what changed on ``conn``
+    (psycopg, no transaction open): in one statement that commits on its own, or, for a single
+    page with a checkpoint, in one transaction with the sync's state locked.
+
+    The pages share their connection, model and run, and no id is on two of them (one row cannot
+    be written twice by one statement); a checkpoint only comes on a page written alone.
 
     Raises:
         psycopg.IntegrityError, MissingStreamError: the connection does not exist (any more).
         MissingSyncError: the checkpoint's sync does not exist.
     """
-    alone = page.checkpoint is None
+    alone = pages[0].checkpoint is None
     if alone:
         await conn.set_autocommit(True)
     try:
-        counts = await _write(conn, page)
+        counts = await _write(conn, pages)
         if not alone:
             await conn.commit()
         return counts
@@ -176,9 +186,12 @@ async def write_page(conn: Postgres, page: PageWrite) -> PageCounts:
             await conn.set_autocommit(False)
 
 
-async def _write(conn: Postgres, page: PageWrite) -> PageCounts:
-    key = {"connection_pk": page.connection_pk, "model": page.model}
-    ids = list(page.incoming)
+async def _write(conn: Postgres, pages: Sequence[PageWrite]) -> list[PageCounts]:
+    first = pages[0]
+    checkpoint = first.checkpoint
+    assert checkpoint is None or len(pages) == 1, "a page with a checkpoint is written alone"
+    key = {"connection_pk": first.connection_pk, "model": first.model}
+    ids = [external_id for page in pages for external_id in page.incoming]
     async with conn.pipeline():
         reads = [conn.cursor() for _ in range(0, len(ids), CHUNK)]
         for n, read in enumerate(reads):
@@ -186,40 +199,47 @@ async def _write(conn: Postgres, page: PageWrite) -> PageCounts:
         stream = conn.cursor()
         await stream.execute(STREAM_EXISTS, key)
         sync_state = conn.cursor()
-        if page.checkpoint is not None:
+        if checkpoint is not None:
             # Locked to commit: the sync cannot go between this check and the checkpoint's update.
             await sync_state.execute(
-                LOCK_SYNC, {"connection_pk": page.connection_pk, "name": page.checkpoint.name}
+                LOCK_SYNC, {"connection_pk": first.connection_pk, "name": checkpoint.name}
             )
-    if page.checkpoint is not None and not await sync_state.fetchall():
-        raise MissingSyncError(
-            f"sync {page.checkpoint.name!r} of connection {page.connection_pk} does not exist"
-        )
+    if checkpoint is not None and not await sync_state.fetchall():
+        raise MissingSyncError(f"sync {checkpoint.name!r} of connection {first.connection_pk} does not exist")
     stored: dict[str, Stored] = {}
     for read in reads:
         for external_id, data_hash, source_modified_us, deleted_us in await read.fetchall():
             stored[external_id] = Stored(data_hash, source_modified_us, deleted_us)
-    rows, unchanged, counts = diff(page.incoming, stored, page.run_id)
+    rows: list[dict[str, Any]] = []
+    unchanged: list[str] = []
+    counts: list[PageCounts] = []
+    walks: list[WalkPosition] = []
+    for page in pages:
+        page_rows, page_unchanged, page_counts = diff(page.incoming, stored, page.run_id)
+        rows += page_rows
+        if page.run_id is not None:
+            unchanged += page_unchanged
+        counts.append(page_counts)
+        if page.walk is not None:
+            walks.append(page.walk.after(page_counts.added, page_counts.updated, page_counts.deleted))
     if rows and not await stream.fetchall():
         await conn.execute(CREATE_STREAM, key)
-    now = page.clock()
-    seen = bool(unchanged) and page.run_id is not None
+    now = first.clock()
     params: dict[str, Any] = {**key, "now": to_micros(now)}
     if rows:
         params.update(changes=len(rows), **column_arrays(rows))
-    if seen:
-        params.update(seen_by=page.run_id, unchanged=unchanged)
-    if page.walk is not None:
-        walk = page.walk.after(counts.added, counts.updated, counts.deleted)
-        params.update(walk.save_params(page.connection_pk, to_micros(now)))
-    if page.checkpoint is not None:
-        params.update(checkpoint=Jsonb(dict(page.checkpoint.value)), at=now, sync=page.checkpoint.name)
+    if unchanged:
+        params.update(seen_by=first.run_id, unchanged=unchanged)
+    if walks:
+        params.update(save_arrays(walks, first.connection_pk, to_micros(now)))
+    if checkpoint is not None:
+        params.update(checkpoint=Jsonb(dict(checkpoint.value)), at=now, sync=checkpoint.name)
     statement = page_statement(
-        rows=bool(rows), seen=seen, walk=page.walk is not None, checkpoint=page.checkpoint is not None
+        rows=bool(rows), seen=bool(unchanged), walk=bool(walks), checkpoint=checkpoint is not None
     )
     if statement == "SELECT 1":
         return counts
     written = await conn.execute(statement, params)
     if rows and not await written.fetchall():
-        raise MissingStreamError(f"connection {page.connection_pk} does not exist")
+        raise MissingStreamError(f"connection {first.connection_pk} does not exist")
     return counts

@@ -29,11 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billbridge.errors import NotFoundError
 from billbridge.store.db import DEFAULT_BUSY_TIMEOUT_MS, Database, sqlite_file
 from billbridge.store.domain import Clock, utc_now
+from billbridge.store.record_batches import PageBatches
 from billbridge.store.record_diff import PageCounts, is_archived, prepare
 from billbridge.store.record_pages import DEFAULT_LIMIT, RecordPage, read_page
 from billbridge.store.record_sqlite import SqliteWriter, write_page_sqlite
 from billbridge.store.record_statements import ADVANCE, RECORDS, STREAMS
-from billbridge.store.record_write import MissingStreamError, MissingSyncError, PageWrite, write_page
+from billbridge.store.record_write import MissingStreamError, MissingSyncError, PageWrite, write_pages
 from billbridge.store.sqltypes import to_micros
 from billbridge.store.sync_state import SyncCheckpoint
 from billbridge.store.walks import WalkPosition, forget_run, read_walk
@@ -42,6 +43,8 @@ __all__ = ["PageCounts", "RecordPage", "RecordRepository", "is_archived"]
 
 # The page writer of each SQLite file database, shared by its repositories.
 _WRITERS: weakref.WeakKeyDictionary[Database, SqliteWriter] = weakref.WeakKeyDictionary()
+# The batches of pages of each PostgreSQL database, shared by its repositories.
+_BATCHES: weakref.WeakKeyDictionary[Database, PageBatches] = weakref.WeakKeyDictionary()
 
 
 class RecordRepository:
@@ -91,9 +94,9 @@ class RecordRepository:
             if writer is not None:
                 return await writer.run(partial(write_page_sqlite, page=page))
             if self._db.is_postgres:
-                async with self._db.engine.connect() as conn:
-                    raw: Any = (await conn.get_raw_connection()).driver_connection
-                    return await write_page(raw, page)
+                if page.checkpoint is None:
+                    return await self._batches().write(page)
+                return (await self._write_postgres([page]))[0]
             async with self._db.transaction() as session:
                 conn = await session.connection()
                 return await conn.run_sync(_write_sqlite_through, page)
@@ -101,6 +104,18 @@ class RecordRepository:
             raise NotFoundError(f"connection {connection_pk} does not exist") from None
         except MissingSyncError as exc:
             raise NotFoundError(str(exc)) from None
+
+    async def _write_postgres(self, pages: list[PageWrite]) -> list[PageCounts]:
+        async with self._db.engine.connect() as conn:
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            return await write_pages(raw, pages)
+
+    def _batches(self) -> PageBatches:
+        """The database's batches of pages (shared by its repositories, like the SQLite writer)."""
+        batches = _BATCHES.get(self._db)
+        if batches is None:
+            batches = _BATCHES[self._db] = PageBatches(self._write_postgres)
+        return batches
 
     def sqlite_writer(self) -> SqliteWriter | None:
         """The SQLite file's page writer (shared by the repositories of one database), if any."""

@@ -27,9 +27,11 @@ _ON_CONFLICT: Final = (
 # The SQLite driver takes the parameters by position (in :meth:`WalkPosition.save_params` order),
 # psycopg by name.
 SAVE_SQLITE: Final = f"INSERT INTO sync_walks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) {_ON_CONFLICT}"  # noqa: S608
+# PostgreSQL saves the positions of every page written by one statement (one row each), from arrays.
 SAVE_POSTGRES: Final = (
-    f"INSERT INTO sync_walks ({_COLUMNS}) "  # noqa: S608 (constant identifiers only)
-    "VALUES (%(walk_id)s, %(run_id)s, %(connection_pk)s, %(position)s, %(updated_us)s) " + _ON_CONFLICT
+    f"INSERT INTO sync_walks ({_COLUMNS}) SELECT * FROM unnest("  # noqa: S608 (constant identifiers only)
+    "%(walk_ids)s::text[], %(walk_runs)s::text[], %(walk_connections)s::int8[], %(walk_positions)s::text[], "
+    "%(walk_updated)s::int8[]) " + _ON_CONFLICT
 )
 
 
@@ -96,7 +98,7 @@ class WalkPosition:
         )
 
     def save_params(self, connection_pk: int, updated_us: int) -> dict[str, Any]:
-        """The parameters of :data:`SAVE_SQLITE` and :data:`SAVE_POSTGRES`."""
+        """The parameters of :data:`SAVE_SQLITE` (see :func:`save_arrays` for PostgreSQL's)."""
         return {
             "walk_id": self.walk_id,
             "run_id": self.run_id,
@@ -104,6 +106,17 @@ class WalkPosition:
             "position": self.to_text(),
             "updated_us": updated_us,
         }
+
+
+def save_arrays(positions: list[WalkPosition], connection_pk: int, updated_us: int) -> dict[str, list[Any]]:
+    """The parameters of :data:`SAVE_POSTGRES` for ``positions`` (of distinct walks)."""
+    return {
+        "walk_ids": [p.walk_id for p in positions],
+        "walk_runs": [p.run_id for p in positions],
+        "walk_connections": [connection_pk] * len(positions),
+        "walk_positions": [p.to_text() for p in positions],
+        "walk_updated": [updated_us] * len(positions),
+    }
 
 
 def read_walk(walk_id: str) -> Any:
