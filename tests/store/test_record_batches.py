@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import psycopg
 import pytest
 from store_samples import FakeClock, link
 
-from billbridge.store import ConnectionRepository, Database
-from billbridge.store.records import PageCounts, RecordRepository
+from billbridge.store import ConnectionRepository, Database, create_database
+from billbridge.store.records import _BATCHES, PageCounts, RecordRepository
 from billbridge.store.walks import WalkPosition
 
 pytestmark = pytest.mark.postgres
@@ -81,3 +83,17 @@ async def test_a_bad_page_in_a_batch_fails_alone(
     stored = (await records.list(conn.pk, "Vendor")).records()
     assert sorted(r["id"] for r in stored) == [vendor(n)["id"] for n in (1, 2, 4)]
     assert await records.counts(conn.pk) == {"Vendor": 3}
+
+
+async def test_the_batches_do_not_keep_their_database_alive(
+    database_url: str, connections: ConnectionRepository
+) -> None:
+    conn, _ = await link(connections)
+    db = await create_database(database_url, run_migrations=False)
+    await RecordRepository(db).upsert_page(conn.pk, "Vendor", [vendor(1)])
+    assert db in _BATCHES
+    gone = weakref.ref(db)
+    await db.close()
+    del db
+    gc.collect()
+    assert gone() is None

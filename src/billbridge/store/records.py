@@ -96,7 +96,7 @@ class RecordRepository:
             if self._db.is_postgres:
                 if page.checkpoint is None:
                     return await self._batches().write(page)
-                return (await self._write_postgres([page]))[0]
+                return (await _write_postgres(self._db, [page]))[0]
             async with self._db.transaction() as session:
                 conn = await session.connection()
                 return await conn.run_sync(_write_sqlite_through, page)
@@ -105,16 +105,12 @@ class RecordRepository:
         except MissingSyncError as exc:
             raise NotFoundError(str(exc)) from None
 
-    async def _write_postgres(self, pages: list[PageWrite]) -> list[PageCounts]:
-        async with self._db.engine.connect() as conn:
-            raw: Any = (await conn.get_raw_connection()).driver_connection
-            return await write_pages(raw, pages)
-
     def _batches(self) -> PageBatches:
         """The database's batches of pages (shared by its repositories, like the SQLite writer)."""
         batches = _BATCHES.get(self._db)
         if batches is None:
-            batches = _BATCHES[self._db] = PageBatches(self._write_postgres)
+            # Through a proxy: the batches must not keep their database (their key) alive.
+            batches = _BATCHES[self._db] = PageBatches(partial(_write_postgres, weakref.proxy(self._db)))
         return batches
 
     def sqlite_writer(self) -> SqliteWriter | None:
@@ -272,3 +268,9 @@ async def _find_stream(conn: AsyncConnection, connection_pk: int, model: str) ->
         select(STREAMS.c.id).where(STREAMS.c.connection_pk == connection_pk, STREAMS.c.model == model)
     )
     return found
+
+
+async def _write_postgres(db: Database, pages: list[PageWrite]) -> list[PageCounts]:
+    async with db.engine.connect() as conn:
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+        return await write_pages(raw, pages)
