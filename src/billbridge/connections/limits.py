@@ -235,16 +235,7 @@ class SharedLimits:
             async with self._share_lock(key):
                 if self._shares.get(key) is not share:
                     return
-                total = await self._budgets.reserve_share(
-                    key_digest(dev_key),
-                    share.hour,
-                    org,
-                    self._share_batch,
-                    sync_part=self.local.sync_cap,
-                    now=int(now),
-                    active_since=int(now - SYNC_ACTIVE_SECONDS),
-                )
-                if total is not None:
+                if await self._reserve_share(dev_key, org, share.hour, self._share_batch, now):
                     share.left += self._share_batch
         except Exception as exc:
             log.warning("sync_share_reserve_ahead_failed", error=type(exc).__name__)
@@ -273,21 +264,24 @@ class SharedLimits:
             share = self._shares.get(key)
             if share is not None and share.hour == hour and share.left > 0:
                 return share  # another caller refilled it while this one waited
-            digest = key_digest(dev_key)
             for count in dict.fromkeys((self._share_batch, 1)):  # a batch, or else what still fits
-                total = await self._budgets.reserve_share(
-                    digest,
-                    hour,
-                    org,
-                    count,
-                    sync_part=self.local.sync_cap,
-                    now=int(now),
-                    active_since=int(now - SYNC_ACTIVE_SECONDS),
-                )
-                if total is not None:
+                if await self._reserve_share(dev_key, org, hour, count, now):
                     share = self._shares[key] = _Share(hour, count)
                     return share
             raise share_spent(now)
+
+    async def _reserve_share(self, dev_key: str, org: str, hour: int, count: int, now: float) -> bool:
+        """Add ``count`` units to the organization's sync share of the hour, if they fit."""
+        total = await self._budgets.reserve_share(
+            key_digest(dev_key),
+            hour,
+            org,
+            count,
+            sync_part=self.local.sync_cap,
+            now=int(now),
+            active_since=int(now - SYNC_ACTIVE_SECONDS),
+        )
+        return total is not None
 
     async def _refill(self, dev_key: str, hour: int, now: float) -> _Pool:
         async with self._refill_lock(dev_key):

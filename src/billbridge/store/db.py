@@ -73,7 +73,7 @@ def create_engine(
     return engine
 
 
-def _ping_when_idle(engine: AsyncEngine, *, after: float = PING_IDLE_AFTER) -> None:
+def _ping_when_idle(engine: AsyncEngine, *, after: float) -> None:
     """Check a pooled connection before use only if it sat idle for ``after`` seconds or more.
 
     ``pool_pre_ping`` checks every checkout: one more round trip for every transaction (a page

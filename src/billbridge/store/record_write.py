@@ -1,4 +1,5 @@
-"""Writing one page of records to PostgreSQL: the diff read, then every write in one statement.
+"""Writing pages of records to PostgreSQL (one page, or a batch of one stream's pages from
+``record_batches``): the diff read, then every write in one statement.
 
 Every page of a stream takes the lock on the stream's row (its change counter) and keeps it to
 commit, so changes commit in ``seq`` order: all pages of a large first run queue for that one lock,
@@ -152,13 +153,6 @@ class PageWrite:
 def column_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     """The arrays of a page's rows (:data:`SENT`): each sent column of ``rows``, in order."""
     return {column: [row[column] for row in rows] for column in SENT}
-
-
-async def write_page(conn: Postgres, page: PageWrite) -> PageCounts:
-    """Diff one page against what is stored and write what changed on ``conn`` (see
-    :func:`write_pages`); a page with a checkpoint is always written alone this way."""
-    (counts,) = await write_pages(conn, [page])
-    return counts
 
 
 async def write_pages(conn: Postgres, pages: Sequence[PageWrite]) -> list[PageCounts]:
