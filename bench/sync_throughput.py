@@ -47,6 +47,8 @@ from sqlalchemy.engine import make_url
 
 from billbridge.settings import get_settings
 from billbridge.store import Database, RecordRepository, SyncStateRepository
+from billbridge.sync.cursor import Cursor
+from billbridge.sync.windows import split
 from keeper_support import billbridge, child_env, cpu_seconds, free_port, load_average, process, simulator
 
 CEILING_PER_ORG = 3 * 100 / 0.100  # 3 pages of 100 records per 100 ms round trip
@@ -230,14 +232,14 @@ def crowd(sim: str, organization_id: str, count: int) -> None:
     params = {"family": "vendors", "organization_id": organization_id}
     found = httpx.get(f"{sim}/_sim/objects", params=params, timeout=600).json()["results"]
     found.sort(key=lambda r: (r["updatedTime"], r["id"]))
-    low = datetime.fromisoformat(found[99]["updatedTime"])
-    newest = datetime.fromisoformat(found[-1]["updatedTime"])
-    start = low + (newest - low) / (WINDOWS - 1) * (WINDOWS - 2)
+    # The windows the run will cut: after its first page (100 records) up to the newest record.
+    windows = split(Cursor(since=found[99]["updatedTime"]), found[-1]["updatedTime"], count=WINDOWS)
+    start, end = (datetime.fromisoformat(str(bound)) for bound in (windows[-2].since, windows[-2].until))
     moved = [r for r in found[100:] if r["updatedTime"] != found[-1]["updatedTime"]][:count]
-    step = (newest - start) * 3 / 5 / len(moved)
+    step = (end - start) * 3 / 5 / len(moved)
     with httpx.Client(base_url=sim, timeout=30) as client:
         for i, record in enumerate(moved):
-            stamp = start + (newest - start) / 5 + step * i
+            stamp = start + (end - start) / 5 + step * i
             body = {
                 "action": "change",
                 "family": "vendors",

@@ -9,7 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from billbridge.cli.demo import demo_credentials
 from billbridge.settings import get_settings
 from billbridge.store import Database, RecordRepository, SyncStateRepository
 from billbridge.store.walks import WALKS
-from billbridge.sync.cursor import parse_time
+from billbridge.sync.cursor import Cursor, parse_time
+from billbridge.sync.windows import split
 from support.processes import clean_environ, free_port, start, stop
 
 BILLBRIDGE = str(Path(sys.executable).parent / "billbridge")
@@ -58,6 +60,21 @@ async def stored_records(env: dict[str, str]) -> dict[str, dict[str, Any]]:
                 return found
     finally:
         await db.close()
+
+
+@contextmanager
+def simulator(tmp_path: Path, *, records: int, latency_ms: int) -> Iterator[str]:
+    """``billbridge simulator`` as a process for the block; yields its root URL."""
+    command = [BILLBRIDGE, "simulator", "--port", "0", "--records", str(records)]
+    sim = start(
+        [*command, "--latency-ms", str(latency_ms)],
+        log=tmp_path / "simulator.log",
+        ready=r"listening on (http://127\.0\.0\.1:\d+)",
+    )
+    try:
+        yield sim.ready.group(1)
+    finally:
+        stop(sim.process)
 
 
 def link(url: str, env: dict[str, str]) -> None:
@@ -163,13 +180,7 @@ async def kill_and_resume(
 async def test_killed_first_run_resumes_where_it_stopped(
     tmp_path: Path, database_env: dict[str, str]
 ) -> None:
-    sim = start(
-        [BILLBRIDGE, "simulator", "--port", "0", "--records", str(RECORDS), "--latency-ms", "150"],
-        log=tmp_path / "simulator.log",
-        ready=r"listening on (http://127\.0\.0\.1:\d+)",
-    )
-    try:
-        url = sim.ready.group(1)
+    with simulator(tmp_path, records=RECORDS, latency_ms=150) as url:
         env = sync_env(tmp_path, url, database_env)
         link(url, env)
 
@@ -183,34 +194,26 @@ async def test_killed_first_run_resumes_where_it_stopped(
         # pages that were in flight when the process died (one per window at most).
         missing_pages = -(-(RECORDS - partial) // (PAGE - 1))
         assert requests <= missing_pages + 8 + 2
-    finally:
-        stop(sim.process)
 
 
 async def test_killed_while_a_split_window_pages_resumes_exactly(
     tmp_path: Path, database_env: dict[str, str]
 ) -> None:
     records, windows = 3_000, 12
-    sim = start(
-        [BILLBRIDGE, "simulator", "--port", "0", "--records", str(records), "--latency-ms", "200"],
-        log=tmp_path / "simulator.log",
-        ready=r"listening on (http://127\.0\.0\.1:\d+)",
-    )
-    try:
-        url = sim.ready.group(1)
+    with simulator(tmp_path, records=records, latency_ms=200) as url:
         # Two thirds of the records crowd into the last bounded window (the windows are cut from
         # the 100th oldest record to the newest), so it is paged alone at the end and splits.
         ordered = sorted(sim_records(url), key=lambda r: (r["updatedTime"], r["id"]))
-        low, newest = parse_time(ordered[99]["updatedTime"]), parse_time(ordered[-1]["updatedTime"])
-        assert low is not None
-        assert newest is not None
-        dense_low = low + (newest - low) / (windows - 1) * (windows - 2)
+        last = split(Cursor(since=ordered[99]["updatedTime"]), ordered[-1]["updatedTime"], count=windows)[-2]
+        dense_low, dense_high = parse_time(last.since), parse_time(last.until)
+        assert dense_low is not None
+        assert dense_high is not None
         crowd = [r for r in ordered[100:-1] if r["updatedTime"] != ordered[-1]["updatedTime"]][:2_000]
-        step = (newest - dense_low) * 3 / 5 / len(crowd)
+        step = (dense_high - dense_low) * 3 / 5 / len(crowd)
         with httpx.Client(base_url=url, timeout=10) as sim_client:
             org = sim_client.get("/_sim/world").json()["organizations"][0]["id"]
             for i, record in enumerate(crowd):
-                stamp: datetime = dense_low + (newest - dense_low) / 5 + step * i
+                stamp: datetime = dense_low + (dense_high - dense_low) / 5 + step * i
                 sim_client.post(
                     "/_sim/objects",
                     json={
@@ -237,5 +240,3 @@ async def test_killed_while_a_split_window_pages_resumes_exactly(
         # Nothing stored was fetched again: the missing pages, plus one in flight per walk at most.
         missing_pages = -(-(records - partial) // (PAGE - 1))
         assert requests <= missing_pages + 16
-    finally:
-        stop(sim.process)
