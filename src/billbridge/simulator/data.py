@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 from billbridge.simulator.families import CATALOG, SPEND_CATALOG, FamilySpec, GenContext, Record
 from billbridge.simulator.families.org import role_ref
-from billbridge.simulator.store import FamilyStore
+from billbridge.simulator.store import FamilyStore, collector_paused
 from billbridge.simulator.world import SimOrganization, World
 
 #: Told of every record change: ``on_change(organization_id, space, store, change, record)``.
@@ -44,21 +43,17 @@ class DataStore:
             if space == "v3" and spec.path == "users":
                 count = max(count, len(org.users))
             # Cyclic GC passes over millions of fresh (acyclic) dicts would double the build time.
-            was_enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with collector_paused():
                 generated = [spec.generate(batch, serial) for serial in range(count)]
                 if space == "v3" and spec.path == "users":
                     for serial in range(len(org.users)):
                         generated[serial] = self._world_user(ctx, org, serial, generated[serial])
                 store = FamilyStore(spec, ctx, generated, refs=OrgRefs(self, org, space))
+                store.build_indexes()
                 if self.on_change is not None:
                     on_change, org_id = self.on_change, org.id
                     store.listener = lambda s, change, record: on_change(org_id, space, s, change, record)
                 self._stores[key] = store
-            finally:
-                if was_enabled:
-                    gc.enable()
         return store
 
     def attached(
