@@ -38,8 +38,8 @@ ChangeListener = Callable[["FamilyStore", str, Record], None]
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection in the block: building a list of a whole family, or the family
-    itself, would otherwise make it walk every record each time the new objects promote (over a
-    second per pass at 1,000,000 records); records hold no cycles, so nothing is lost."""
+    itself, would otherwise make it walk every record each time the new objects promote (a full
+    pass took 0.26 s at 300,000 vendors); records hold no cycles, so nothing is lost."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
